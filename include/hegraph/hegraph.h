@@ -1,0 +1,7 @@
+/* hegraph: neural-network inference on CKKS-encrypted data. Umbrella header. */
+#ifndef HEGRAPH_HEGRAPH_H
+#define HEGRAPH_HEGRAPH_H
+
+#include "hegraph/hg_common.h"
+
+#endif

@@ -1,0 +1,41 @@
+/* Checked, aligned allocation and wiping of secrets. */
+#include "util.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+void *hg_alloc_array(size_t n, size_t size) {
+    size_t bytes;
+    if (!hg_mul_size(n, size, &bytes) || bytes > SIZE_MAX - HG_ALIGN) {
+        hg_fail(HG_ERR_NOMEM, "allocation of %zu x %zu bytes overflows", n, size);
+        return NULL;
+    }
+    /* aligned_alloc wants a multiple of the alignment; zero-sized requests get one line. */
+    size_t rounded = (bytes + HG_ALIGN - 1) / HG_ALIGN * HG_ALIGN;
+    if (rounded == 0)
+        rounded = HG_ALIGN;
+    void *p = aligned_alloc(HG_ALIGN, rounded);
+    if (!p) {
+        hg_fail(HG_ERR_NOMEM, "out of memory allocating %zu bytes", bytes);
+        return NULL;
+    }
+    memset(p, 0, rounded);
+    return p;
+}
+
+void hg_free(void *p) {
+    free(p);
+}
+
+void hg_wipe(void *p, size_t n) {
+    if (p && n)
+        sodium_memzero(p, n);
+}
+
+void hg_free_secret(void *p, size_t n) {
+    if (!p)
+        return;
+    sodium_memzero(p, n);
+    free(p);
+}

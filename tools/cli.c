@@ -1,0 +1,58 @@
+#include "cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int cli_fail(hg_status s) {
+    const char *detail = hg_last_error();
+    fprintf(stderr, "hegraph: %s: %s\n", hg_status_name(s), detail[0] ? detail : "(no detail)");
+    return 1;
+}
+
+int cli_usage_error(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("hegraph: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 2;
+}
+
+bool cli_parse_long(const char *s, long lo, long hi, long *out) {
+    if (!s || !*s)
+        return false;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
+
+void cli_progress(void *user, const char *stage, uint64_t done, uint64_t total) {
+    (void)user;
+    static int tty = -1;
+    if (tty < 0)
+        tty = isatty(STDERR_FILENO);
+    if (!tty || total == 0)
+        return;
+    const int width = 30;
+    int filled = (int)((double)done / (double)total * width);
+    if (filled > width)
+        filled = width;
+    char bar[64];
+    memset(bar, '#', (size_t)filled);
+    memset(bar + filled, '.', (size_t)(width - filled));
+    bar[width] = '\0';
+    fprintf(stderr, "\r%-24.24s [%s] %llu/%llu", stage, bar, (unsigned long long)done,
+            (unsigned long long)total);
+    if (done >= total)
+        fputc('\n', stderr);
+    fflush(stderr);
+}

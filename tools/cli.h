@@ -1,0 +1,25 @@
+/* Shared helpers of the hegraph command-line tool: error reporting, option parsing, progress. */
+#ifndef HG_TOOLS_CLI_H
+#define HG_TOOLS_CLI_H
+
+#include "hegraph/hegraph.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Prints "hegraph: <status>: <detail>" to stderr and returns exit code 1. */
+int cli_fail(hg_status s);
+/* Prints "hegraph: <message>" to stderr and returns exit code 2 (usage errors). */
+int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Parses a decimal integer option value in [lo, hi]; false on a malformed value. */
+bool cli_parse_long(const char *s, long lo, long hi, long *out);
+
+/* A progress callback (hg_progress_fn) that draws a bar on stderr when stderr is a terminal
+ * and stays silent otherwise. user is unused. */
+void cli_progress(void *user, const char *stage, uint64_t done, uint64_t total);
+
+/* Subcommands: each parses its own arguments (argv[0] is the subcommand name). */
+int cmd_demo(int argc, char **argv);
+
+#endif
