@@ -21,5 +21,7 @@ void cli_progress(void *user, const char *stage, uint64_t done, uint64_t total);
 
 /* Subcommands: each parses its own arguments (argv[0] is the subcommand name). */
 int cmd_demo(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 
 #endif

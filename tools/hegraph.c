@@ -12,6 +12,8 @@ typedef struct command {
 
 static const command commands[] = {
     {"demo", cmd_demo, "encrypt, compute on and decrypt a vector with CKKS, checking each step"},
+    {"info", cmd_info, "inputs, outputs, ops, parameters and multiplicative depth of a model"},
+    {"eval", cmd_eval, "run a model on TensorProto inputs with the plain float64 backend"},
 };
 
 static void usage(FILE *f) {

@@ -145,7 +145,7 @@ HG_API bool hg_graph_input_is_operand(const hg_graph *g, size_t i);
 /* ---- passes -------------------------------------------------------------------------------- */
 
 /* hg_graph_optimize runs, in this order:
- *   1. hg_graph_remove_identity      Identity and Dropout removed
+ *   1. hg_graph_remove_identity      Identity, Dropout and Pad by zeros removed
  *   2. hg_graph_fold_constants       nodes whose inputs are all constants evaluated
  *   3. hg_graph_resolve_operands     constant operands (Reshape shape, Pad pads, Clip bounds,
  *                                    Div divisor, Pow exponent) checked and recorded

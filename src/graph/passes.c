@@ -263,13 +263,23 @@ hg_status hg_graph_resolve_operands(hg_graph *g) {
     return HG_OK;
 }
 
+/* A Pad that adds nothing (PyTorch exports one before each AvgPool). */
+static bool zero_pad(const hg_node *n) {
+    if (n->op != HG_OP_PAD || !n->resolved || n->attr.pad.rank < 0)
+        return false;
+    for (int i = 0; i < 2 * n->attr.pad.rank; i++)
+        if (n->attr.pad.pads[i] != 0)
+            return false;
+    return true;
+}
+
 /* ---- Identity and Dropout --------------------------------------------------------------------- */
 
 hg_status hg_graph_remove_identity(hg_graph *g) {
     for (size_t i = 0; i < g->n_nodes;) {
         hg_op op = g->nodes[i].op;
         bool done = false;
-        if (op == HG_OP_IDENTITY || op == HG_OP_DROPOUT)
+        if (op == HG_OP_IDENTITY || op == HG_OP_DROPOUT || zero_pad(&g->nodes[i]))
             HG_TRY(bypass(g, i, &done));
         if (!done)
             i++;
