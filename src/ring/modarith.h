@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 __extension__ typedef unsigned __int128 hg_u128;
+__extension__ typedef __int128 hg_i128;
 
 /* A modulus with its Barrett constant: ratio = floor(2^128 / q) as (lo, hi). */
 typedef struct hg_modulus {

@@ -1,0 +1,90 @@
+/*
+ * Hybrid key switching. The input d (modulo Q_l = q_0..q_l) is split into digits of up to K
+ * primes; each digit is raised to the basis Q_l * P by fast basis conversion (ModUp), multiplied
+ * by its key pair and accumulated; the sums are divided by P with rounding (ModDown). The
+ * digit's noise, of the size of the digit's modulus, is divided by P, which is why P should be
+ * at least as large as the largest digit.
+ *
+ * Extended basis at level l: limbs 0..l are q_0..q_l, limbs l+1..l+K the special primes.
+ */
+#include "ckks.h"
+
+#include <string.h>
+
+static inline int ext_prime(const hg_ckks_ctx *ctx, int level, int e) {
+    return e <= level ? e : ctx->L + (e - level - 1);
+}
+
+/* out (level + 1 limbs, NTT) = round(acc / P) for acc over the extended basis (NTT form).
+ * Uses t3, t4, t5 of the evaluator. acc's special limbs are destroyed. */
+void hg_ckks_moddown(hg_ckks_eval *ev, uint64_t *acc, int level, uint64_t *out);
+void hg_ckks_moddown(hg_ckks_eval *ev, uint64_t *acc, int level, uint64_t *out) {
+    const hg_ckks_ctx *ctx = ev->ctx;
+    const size_t n = ctx->n;
+    const int K = ctx->K;
+    uint64_t *sp = acc + (size_t)(level + 1) * n; /* the special limbs */
+    /* The basis conversion takes residues centred, so conv = [x]_P in (-P/2, P/2] (up to a
+     * small multiple of P when K > 1) and (x - conv) / P = round(x / P). */
+    for (int k = 0; k < K; k++)
+        hg_ntt_inverse(&ctx->prime[ctx->L + k], sp + (size_t)k * n);
+    uint64_t *conv = ev->t3;
+    hg_baseconv_apply(&ctx->moddown[level], sp, conv, ev->t4, n);
+    for (int i = 0; i <= level; i++) {
+        const hg_prime *p = &ctx->prime[i];
+        uint64_t *c = conv + (size_t)i * n;
+        hg_ntt_forward(p, c);
+        p->k->sub(p, acc + (size_t)i * n, c, c, n);
+        p->k->mul_scalar(p, c, ctx->p_inv[i], ctx->p_inv_shoup[i], out + (size_t)i * n, n);
+    }
+}
+
+void hg_ckks_keyswitch(hg_ckks_eval *ev, const hg_ckks_ksk *key, const uint64_t *d, int level,
+                       uint64_t *out0, uint64_t *out1) {
+    const hg_ckks_ctx *ctx = ev->ctx;
+    const size_t n = ctx->n, all = (size_t)(ctx->L + ctx->K);
+    const int n_ext = level + 1 + ctx->K;
+    uint64_t *dc = ev->t0, *acc0 = ev->t1, *acc1 = ev->t2, *up = ev->t3;
+
+    /* The digits are converted in coefficient form. */
+    memcpy(dc, d, (size_t)(level + 1) * n * sizeof(uint64_t));
+    for (int i = 0; i <= level; i++)
+        hg_ntt_inverse(&ctx->prime[i], dc + (size_t)i * n);
+
+    bool first = true;
+    for (int j = 0; j < ctx->beta; j++) {
+        const hg_ckks_digit *dg = &ctx->digit[j];
+        if (dg->first > level)
+            break;
+        int end = dg->first + dg->count;
+        if (end > level + 1)
+            end = level + 1;
+        const hg_baseconv *bc = &ctx->modup[level * ctx->beta + j];
+        /* ModUp: residues on every prime outside the digit, in bc's output order. */
+        hg_baseconv_apply(bc, dc + (size_t)dg->first * n, up, ev->t4, n);
+        int o = 0;
+        const uint64_t *kb = key->b + (size_t)j * all * n, *ka = key->a + (size_t)j * all * n;
+        for (int e = 0; e < n_ext; e++) {
+            int pi = ext_prime(ctx, level, e);
+            const hg_prime *p = &ctx->prime[pi];
+            const uint64_t *src;
+            if (e >= dg->first && e < end) {
+                src = d + (size_t)e * n; /* the digit's own primes: already in NTT form */
+            } else {
+                uint64_t *u = up + (size_t)o++ * n;
+                hg_ntt_forward(p, u);
+                src = u;
+            }
+            uint64_t *a0 = acc0 + (size_t)e * n, *a1 = acc1 + (size_t)e * n;
+            if (first) {
+                p->k->mul(p, src, kb + (size_t)pi * n, a0, n);
+                p->k->mul(p, src, ka + (size_t)pi * n, a1, n);
+            } else {
+                p->k->mul_add(p, src, kb + (size_t)pi * n, a0, n);
+                p->k->mul_add(p, src, ka + (size_t)pi * n, a1, n);
+            }
+        }
+        first = false;
+    }
+    hg_ckks_moddown(ev, acc0, level, out0);
+    hg_ckks_moddown(ev, acc1, level, out1);
+}
