@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 int cli_fail(hg_status s) {
@@ -55,4 +56,10 @@ void cli_progress(void *user, const char *stage, uint64_t done, uint64_t total) 
     if (done >= total)
         fputc('\n', stderr);
     fflush(stderr);
+}
+
+double cli_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
 }

@@ -19,6 +19,9 @@ bool cli_parse_long(const char *s, long lo, long hi, long *out);
  * and stays silent otherwise. user is unused. */
 void cli_progress(void *user, const char *stage, uint64_t done, uint64_t total);
 
+/* Monotonic milliseconds. */
+double cli_now_ms(void);
+
 /* Subcommands: each parses its own arguments (argv[0] is the subcommand name). */
 int cmd_demo(int argc, char **argv);
 int cmd_info(int argc, char **argv);

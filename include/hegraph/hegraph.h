@@ -3,6 +3,7 @@
 #define HEGRAPH_HEGRAPH_H
 
 #include "hegraph/hg_common.h"
+#include "hegraph/hg_ckks.h"
 #include "hegraph/hg_graph.h"
 #include "hegraph/hg_onnx.h"
 
