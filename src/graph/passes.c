@@ -589,7 +589,6 @@ hg_status hg_graph_infer_shapes(hg_graph *g, int64_t batch) {
     for (size_t i = 0; i < g->n_values; i++)
         if (g->values[i].kind == HG_VALUE_NODE)
             g->values[i].has_shape = false;
-    hg_shape stack[16];
     for (size_t i = 0; i < g->n_nodes; i++) {
         hg_node *n = &g->nodes[i];
         HG_TRY(hg_node_resolve(g, n, true));
@@ -617,7 +616,6 @@ hg_status hg_graph_infer_shapes(hg_graph *g, int64_t batch) {
                                  val->name);
             in[k] = &val->shape;
         }
-        (void)stack;
         if (n->inputs[0] < 0 && s == HG_OK)
             s = hg_node_fail(HG_ERR_FORMAT, n, "first input omitted");
         hg_shape out;
