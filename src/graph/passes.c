@@ -156,9 +156,9 @@ static hg_status need_const(const hg_graph *g, const hg_node *n, size_t k, bool 
     *ok = is_const(g, n->inputs[k]);
     if (!*ok && strict)
         return hg_node_fail(HG_ERR_UNSUPPORTED, n,
-                            "input '%s' (%s) must be a constant (only constant %s is supported)",
-                            slot_names[n->op][k], g->values[n->inputs[k]].name,
-                            slot_names[n->op][k]);
+                            "the %s operand '%s' must be a constant (bind it with "
+                            "hg_graph_bind_input)",
+                            slot_names[n->op][k], g->values[n->inputs[k]].name);
     return HG_OK;
 }
 
@@ -206,6 +206,10 @@ hg_status hg_node_resolve(hg_graph *g, hg_node *n, bool strict) {
             return hg_node_fail(HG_ERR_FORMAT, n, "pads must be a 1-D int64 tensor of even length");
         if (c > 2 * HG_MAX_RANK)
             return hg_node_fail(HG_ERR_UNSUPPORTED, n, "%lld pads", (long long)c);
+        for (int64_t i = 0; i < c; i++)
+            if (v->i64[i] > HG_MAX_ELEMENTS || v->i64[i] < -HG_MAX_ELEMENTS)
+                return hg_node_fail(HG_ERR_FORMAT, n, "pad %lld out of range",
+                                    (long long)v->i64[i]);
         n->attr.pad.rank = (int)(c / 2);
         memcpy(n->attr.pad.pads, v->i64, (size_t)c * sizeof(int64_t));
         if (n->n_inputs > 2 && n->inputs[2] >= 0)
@@ -388,7 +392,7 @@ static hg_status fold_one_bn(hg_graph *g, size_t bi, bool *done) {
             return HG_OK;
         M = p->attr.gemm.trans_b ? w->shape.dims[0] : w->shape.dims[1];
     }
-    if (M != C || w->shape.rank < 1)
+    if (M != C || C < 1 || w->shape.rank < 2 || const_count(w) % C)
         return HG_OK;
 
     double *a = malloc((size_t)C * sizeof *a), *b = malloc((size_t)C * sizeof *b);

@@ -153,11 +153,26 @@ static hg_status set_spatial(const load_ctx *c, hg_window_attr *w, const attr_t 
     return HG_OK;
 }
 
+/* Largest kernel, stride, dilation or pad accepted: far above any real model, and small
+ * enough that window arithmetic cannot overflow. */
+#define MAX_WINDOW ((int64_t)1 << 24)
+
+static hg_status check_window_values(const load_ctx *c, const attr_t *a, const int64_t *v,
+                                     size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (v[i] < 0 || v[i] > MAX_WINDOW)
+            return CTX_FAIL(c, HG_ERR_FORMAT, "attribute '%s' has value %lld out of range",
+                            a->name, (long long)v[i]);
+    return HG_OK;
+}
+
 static hg_status parse_window(const load_ctx *c, hg_op op, const attr_t *a, hg_window_attr *w,
                               bool *has_kernel) {
     size_t n;
     int64_t buf[2 * HG_MAX_SPATIAL];
     const char *nm = a->name;
+    if (a->type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS && a->n_ints <= 2 * HG_MAX_SPATIAL)
+        HG_TRY(check_window_values(c, a, a->ints, a->n_ints));
     if (!strcmp(nm, "kernel_shape")) {
         HG_TRY(get_ints(c, a, buf, HG_MAX_SPATIAL, &n));
         HG_TRY(set_spatial(c, w, a, n, 1));
@@ -174,9 +189,6 @@ static hg_status parse_window(const load_ctx *c, hg_op op, const attr_t *a, hg_w
     } else if (!strcmp(nm, "pads")) {
         HG_TRY(get_ints(c, a, buf, 2 * HG_MAX_SPATIAL, &n));
         HG_TRY(set_spatial(c, w, a, n, 2));
-        for (size_t i = 0; i < n; i++)
-            if (buf[i] < 0)
-                return CTX_FAIL(c, HG_ERR_FORMAT, "negative pad %lld", (long long)buf[i]);
         memcpy(w->pads, buf, n * sizeof *buf);
     } else if (!strcmp(nm, "auto_pad")) {
         char s[32];
@@ -315,6 +327,10 @@ static hg_status parse_attrs(const load_ctx *c, const Onnx__NodeProto *np, hg_op
                 HG_TRY(get_ints(c, a, at->pad.pads, 2 * HG_MAX_RANK, &n));
                 if (n % 2)
                     return CTX_FAIL(c, HG_ERR_FORMAT, "odd number of pads");
+                for (size_t k = 0; k < n; k++)
+                    if (at->pad.pads[k] > HG_MAX_ELEMENTS || at->pad.pads[k] < -HG_MAX_ELEMENTS)
+                        return CTX_FAIL(c, HG_ERR_FORMAT, "pad %lld out of range",
+                                        (long long)at->pad.pads[k]);
                 at->pad.rank = (int)(n / 2);
             } else if (c->opset < 11 && !strcmp(nm, "value")) {
                 HG_TRY(get_float(c, a, &at->pad.value));
