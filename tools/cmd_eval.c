@@ -9,27 +9,25 @@
 #define MAX_FILES 64
 
 static int usage(FILE *f) {
-    fprintf(f,
-            "usage: hegraph eval MODEL.onnx --input IN.pb [--input IN2.pb ...]\n"
-            "                   [--output OUT.pb ...] [--expect REF.pb ... [--tol T]]\n\n"
-            "Evaluates the model with the plain float64 backend on inputs given as ONNX\n"
-            "TensorProto files (one per graph input, in order; axis 0 is the batch) and writes\n"
-            "each output the same way. With --expect, compares each output with a reference\n"
-            "file and fails when an element differs from it by more than T (default 1e-5).\n");
+    fprintf(f, "usage: hegraph eval MODEL.onnx --input IN.pb [--input IN2.pb ...]\n"
+               "                   [--output OUT.pb ...] [--expect REF.pb ... [--tol T]]\n\n"
+               "Evaluates the model with the plain float64 backend on inputs given as ONNX\n"
+               "TensorProto files (one per graph input, in order; axis 0 is the batch) and writes\n"
+               "each output the same way. With --expect, compares each output with a reference\n"
+               "file and fails when an element differs from it by more than T (default 1e-5).\n");
     return f == stdout ? 0 : 2;
 }
 
 int cmd_eval(int argc, char **argv) {
-    const char *model = NULL, *in_paths[MAX_FILES], *out_paths[MAX_FILES],
-               *ref_paths[MAX_FILES];
+    const char *model = NULL, *in_paths[MAX_FILES], *out_paths[MAX_FILES], *ref_paths[MAX_FILES];
     size_t n_in = 0, n_outp = 0, n_ref = 0;
     double tol = 1e-5;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h"))
             return usage(stdout);
-        bool takes = !strcmp(a, "--input") || !strcmp(a, "--output") ||
-                     !strcmp(a, "--expect") || !strcmp(a, "--tol");
+        bool takes = !strcmp(a, "--input") || !strcmp(a, "--output") || !strcmp(a, "--expect") ||
+                     !strcmp(a, "--tol");
         if (takes && i + 1 >= argc)
             return cli_usage_error("eval: %s needs a value", a);
         if (!strcmp(a, "--input") || !strcmp(a, "--output") || !strcmp(a, "--expect")) {
@@ -65,8 +63,7 @@ int cmd_eval(int argc, char **argv) {
         goto fail;
     size_t n_graph_in = hg_graph_n_inputs(g);
     if (n_in != n_graph_in) {
-        rc = cli_usage_error("eval: the model has %zu inputs, %zu --input given", n_graph_in,
-                             n_in);
+        rc = cli_usage_error("eval: the model has %zu inputs, %zu --input given", n_graph_in, n_in);
         goto out;
     }
     n_out = hg_graph_n_outputs(g);

@@ -12,8 +12,7 @@ static void format_shape(const hg_shape *s, char *buf, size_t cap) {
         if (s->dims[i] < 0)
             p += (size_t)snprintf(buf + p, cap - p, "%sN", i ? ", " : "");
         else
-            p += (size_t)snprintf(buf + p, cap - p, "%s%lld", i ? ", " : "",
-                                  (long long)s->dims[i]);
+            p += (size_t)snprintf(buf + p, cap - p, "%s%lld", i ? ", " : "", (long long)s->dims[i]);
     }
     if (p < cap)
         snprintf(buf + p, cap - p, "]");

@@ -208,8 +208,8 @@ HG_API void hg_ndarray_free(hg_ndarray *a);
  * new array per graph output in outputs[0 .. hg_graph_n_outputs). The caller frees them with
  * hg_ndarray_free. Float64 throughout, OpenMP inside. The graph is not modified, so one graph
  * may serve several threads. On failure no output is allocated. */
-HG_API hg_status hg_plain_run(const hg_graph *g, const hg_ndarray *const *inputs,
-                              size_t n_inputs, hg_ndarray **outputs) HG_WUR;
+HG_API hg_status hg_plain_run(const hg_graph *g, const hg_ndarray *const *inputs, size_t n_inputs,
+                              hg_ndarray **outputs) HG_WUR;
 
 #ifdef __cplusplus
 }

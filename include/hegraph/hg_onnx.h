@@ -23,8 +23,8 @@ extern "C" {
 
 /* Largest model or tensor file accepted (1 GiB). */
 #define HG_ONNX_MAX_FILE_BYTES ((size_t)1 << 30)
-#define HG_ONNX_MIN_OPSET 9
-#define HG_ONNX_MAX_OPSET 17
+#define HG_ONNX_MIN_OPSET      9
+#define HG_ONNX_MAX_OPSET      17
 
 /* Parses a serialized ModelProto into a new graph (*out, freed with hg_graph_free). The graph
  * is as in the file (Constant nodes become constants, operands that are already constant are
@@ -42,8 +42,8 @@ HG_API hg_status hg_onnx_tensor_read_file(const char *path, hg_ndarray **out, ch
                                           hg_dtype *dtype) HG_WUR;
 /* Writes a as a TensorProto named name (may be NULL) of type dtype, data in raw_data
  * (little-endian; float32 rounds). */
-HG_API hg_status hg_onnx_tensor_write_file(const char *path, const hg_ndarray *a,
-                                           const char *name, hg_dtype dtype) HG_WUR;
+HG_API hg_status hg_onnx_tensor_write_file(const char *path, const hg_ndarray *a, const char *name,
+                                           hg_dtype dtype) HG_WUR;
 
 #ifdef __cplusplus
 }

@@ -212,8 +212,8 @@ hg_status hg_graph_check(const hg_graph *g) {
         }
         int64_t o = n->output;
         if (o < 0 || (size_t)o >= g->n_values || ready[o] || g->values[o].producer != (int64_t)i) {
-            s = hg_fail(HG_ERR_FORMAT, "graph: node '%s' (%s): output is produced twice",
-                        n->name, info->name);
+            s = hg_fail(HG_ERR_FORMAT, "graph: node '%s' (%s): output is produced twice", n->name,
+                        info->name);
             goto out;
         }
         ready[o] = true;
@@ -366,7 +366,8 @@ bool hg_graph_node_keeps_batch(const hg_graph *g, size_t i) {
         if (n->attr.pad.rank > 0 && (n->attr.pad.pads[0] != 0 || n->attr.pad.pads[r] != 0))
             return false;
         break;
-    default: break;
+    default:
+        break;
     }
     /* Any non-constant operand other than the first must also carry the batch, and constants
      * must be the same for every sample. Gemm's C and MatMul's B broadcast over rows. */
@@ -390,7 +391,8 @@ bool hg_graph_node_keeps_batch(const hg_graph *g, size_t i) {
             if (k == 2 && v->shape.rank == 2 && v->shape.dims[0] != 1)
                 return false;
             break;
-        default: break;
+        default:
+            break;
         }
     }
     return true;
@@ -489,8 +491,8 @@ hg_status hg_graph_bind_input(hg_graph *g, const char *name, const hg_ndarray *a
             double x = a->data[i];
             if (!(x == floor(x) && fabs(x) < 9.0e15)) {
                 hg_free(d);
-                return hg_fail(HG_ERR_INVALID_ARG, "%s: int64 input '%s' holds %g", __func__,
-                               name, x);
+                return hg_fail(HG_ERR_INVALID_ARG, "%s: int64 input '%s' holds %g", __func__, name,
+                               x);
             }
             d[i] = (int64_t)x;
         }

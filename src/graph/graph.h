@@ -28,11 +28,11 @@ typedef struct hg_value {
     char *name;
     hg_value_kind kind;
     hg_dtype dtype;
-    hg_shape shape;  /* declared for inputs and constants, inferred for the others */
-    bool has_shape;  /* false until known */
+    hg_shape shape;   /* declared for inputs and constants, inferred for the others */
+    bool has_shape;   /* false until known */
     int64_t producer; /* node index when kind == HG_VALUE_NODE, else -1 */
-    double *f64;     /* constant data, float types */
-    int64_t *i64;    /* constant data, int64 */
+    double *f64;      /* constant data, float types */
+    int64_t *i64;     /* constant data, int64 */
 } hg_value;
 
 /* auto_pad of Conv and pools, resolved into explicit pads by shape inference. */
@@ -80,7 +80,7 @@ typedef struct hg_reshape_attr {
 } hg_reshape_attr;
 
 typedef struct hg_pad_attr {
-    int rank; /* -1 until resolved from the pads operand */
+    int rank;                      /* -1 until resolved from the pads operand */
     int64_t pads[2 * HG_MAX_RANK]; /* begin per axis, then end per axis; may be negative */
     double value;
 } hg_pad_attr;

@@ -9,7 +9,7 @@
  * ciphertext square one, data movement and additions none. Non-polynomial ops are evaluated
  * by the client on fresh ciphertexts and cost no level on the server. */
 static const hg_op_info op_table[HG_OP_COUNT] = {
-    /*                                 name, min, max, linear, client, depth */
+    /* name, min inputs, max inputs, is_linear, needs_client, mult_depth */
     [HG_OP_IDENTITY] = {"Identity", 1, 1, true, false, 0},
     [HG_OP_DROPOUT] = {"Dropout", 1, 3, true, false, 0},
     [HG_OP_CONV] = {"Conv", 2, 3, true, false, 1},
@@ -48,9 +48,12 @@ const hg_op_info *hg_op_get_info(hg_op op) {
 
 const char *hg_dtype_name(hg_dtype t) {
     switch (t) {
-    case HG_DTYPE_FLOAT32: return "float32";
-    case HG_DTYPE_FLOAT64: return "float64";
-    case HG_DTYPE_INT64: return "int64";
+    case HG_DTYPE_FLOAT32:
+        return "float32";
+    case HG_DTYPE_FLOAT64:
+        return "float64";
+    case HG_DTYPE_INT64:
+        return "int64";
     }
     return "unknown";
 }
@@ -81,13 +84,28 @@ void hg_node_attr_default(hg_op op, hg_node_attr *a) {
         a->clip.min = 0.0;
         a->clip.max = 6.0;
         break;
-    case HG_OP_LEAKYRELU: a->leaky_alpha = 0.01; break;
-    case HG_OP_SOFTMAX: a->softmax.axis = -1; break;
-    case HG_OP_BATCHNORM: a->bn_epsilon = 1e-5; break;
-    case HG_OP_FLATTEN: a->axis = 1; break;
-    case HG_OP_RESHAPE: a->reshape.rank = -1; break;
-    case HG_OP_PAD: a->pad.rank = -1; break;
-    case HG_OP_DIV: a->divisor = NAN; break;
-    default: break;
+    case HG_OP_LEAKYRELU:
+        a->leaky_alpha = 0.01;
+        break;
+    case HG_OP_SOFTMAX:
+        a->softmax.axis = -1;
+        break;
+    case HG_OP_BATCHNORM:
+        a->bn_epsilon = 1e-5;
+        break;
+    case HG_OP_FLATTEN:
+        a->axis = 1;
+        break;
+    case HG_OP_RESHAPE:
+        a->reshape.rank = -1;
+        break;
+    case HG_OP_PAD:
+        a->pad.rank = -1;
+        break;
+    case HG_OP_DIV:
+        a->divisor = NAN;
+        break;
+    default:
+        break;
     }
 }

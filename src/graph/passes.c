@@ -113,9 +113,12 @@ static hg_status bypass(hg_graph *g, size_t i, bool *done) {
 /* Inputs that hold operands (int64 shapes and pads) rather than data. */
 static bool operand_slot(hg_op op, size_t k) {
     switch (op) {
-    case HG_OP_RESHAPE: return k == 1;
-    case HG_OP_PAD: return k == 1;
-    default: return false;
+    case HG_OP_RESHAPE:
+        return k == 1;
+    case HG_OP_PAD:
+        return k == 1;
+    default:
+        return false;
     }
 }
 
@@ -124,10 +127,13 @@ static bool const_slot(hg_op op, size_t k) {
     switch (op) {
     case HG_OP_RESHAPE:
     case HG_OP_DIV:
-    case HG_OP_POW: return k == 1;
+    case HG_OP_POW:
+        return k == 1;
     case HG_OP_PAD:
-    case HG_OP_CLIP: return k >= 1;
-    default: return false;
+    case HG_OP_CLIP:
+        return k >= 1;
+    default:
+        return false;
     }
 }
 
@@ -141,7 +147,8 @@ bool hg_graph_input_is_operand(const hg_graph *g, size_t i) {
     return false;
 }
 
-/* ---- operand resolution ----------------------------------------------------------------------- */
+/* ---- operand resolution -----------------------------------------------------------------------
+ */
 
 static const char *const slot_names[HG_OP_COUNT][3] = {
     [HG_OP_RESHAPE] = {"data", "shape", ""},
@@ -151,8 +158,7 @@ static const char *const slot_names[HG_OP_COUNT][3] = {
     [HG_OP_POW] = {"X", "Y", ""},
 };
 
-static hg_status need_const(const hg_graph *g, const hg_node *n, size_t k, bool strict,
-                            bool *ok) {
+static hg_status need_const(const hg_graph *g, const hg_node *n, size_t k, bool strict, bool *ok) {
     *ok = is_const(g, n->inputs[k]);
     if (!*ok && strict)
         return hg_node_fail(HG_ERR_UNSUPPORTED, n,
@@ -185,8 +191,8 @@ hg_status hg_node_resolve(hg_graph *g, hg_node *n, bool strict) {
         if (v->dtype != HG_DTYPE_INT64 || v->shape.rank != 1)
             return hg_node_fail(HG_ERR_FORMAT, n, "shape must be a 1-D int64 tensor");
         if (c > HG_MAX_RANK)
-            return hg_node_fail(HG_ERR_UNSUPPORTED, n, "target rank %lld above %d",
-                                (long long)c, HG_MAX_RANK);
+            return hg_node_fail(HG_ERR_UNSUPPORTED, n, "target rank %lld above %d", (long long)c,
+                                HG_MAX_RANK);
         n->attr.reshape.rank = (int)c;
         memcpy(n->attr.reshape.shape, v->i64, (size_t)c * sizeof(int64_t));
         break;
@@ -255,7 +261,8 @@ hg_status hg_node_resolve(hg_graph *g, hg_node *n, bool strict) {
             return hg_node_fail(HG_ERR_FORMAT, n, "empty exponent");
         break;
     }
-    default: break;
+    default:
+        break;
     }
     n->resolved = true;
     return HG_OK;
@@ -277,7 +284,8 @@ static bool zero_pad(const hg_node *n) {
     return true;
 }
 
-/* ---- Identity and Dropout --------------------------------------------------------------------- */
+/* ---- Identity and Dropout ---------------------------------------------------------------------
+ */
 
 hg_status hg_graph_remove_identity(hg_graph *g) {
     for (size_t i = 0; i < g->n_nodes;) {
@@ -291,7 +299,8 @@ hg_status hg_graph_remove_identity(hg_graph *g) {
     return HG_OK;
 }
 
-/* ---- constant folding --------------------------------------------------------------------------- */
+/* ---- constant folding ---------------------------------------------------------------------------
+ */
 
 hg_status hg_graph_fold_constants(hg_graph *g) {
     for (size_t i = 0; i < g->n_nodes;) {
@@ -301,8 +310,8 @@ hg_status hg_graph_fold_constants(hg_graph *g) {
             int64_t v = n->inputs[k];
             if (v < 0)
                 continue;
-            all = is_const(g, v) &&
-                  (operand_slot(n->op, k) || g->values[v].dtype != HG_DTYPE_INT64);
+            all =
+                is_const(g, v) && (operand_slot(n->op, k) || g->values[v].dtype != HG_DTYPE_INT64);
         }
         if (!all || n->n_inputs == 0) {
             i++;
@@ -343,10 +352,11 @@ hg_status hg_graph_fold_constants(hg_graph *g) {
     return HG_OK;
 }
 
-/* ---- BatchNormalization into Conv / Gemm ------------------------------------------------------- */
+/* ---- BatchNormalization into Conv / Gemm -------------------------------------------------------
+ */
 
 static hg_status new_const(hg_graph *g, const char *base, const char *suffix, const hg_shape *s,
-                          hg_dtype dt, int64_t *idx) {
+                           hg_dtype dt, int64_t *idx) {
     char name[512];
     snprintf(name, sizeof name, "%s%s", base, suffix);
     /* Keep names unique: append a counter while taken. */
@@ -507,7 +517,8 @@ hg_status hg_graph_fold_batchnorm(hg_graph *g) {
     return hg_graph_compact(g);
 }
 
-/* ---- Square and Relu6 ----------------------------------------------------------------------------- */
+/* ---- Square and Relu6
+ * ----------------------------------------------------------------------------- */
 
 static bool const_all_equal(const hg_graph *g, int64_t v, double want) {
     if (!is_const(g, v))
@@ -572,7 +583,8 @@ hg_status hg_graph_fuse_relu6(hg_graph *g) {
     return hg_graph_compact(g);
 }
 
-/* ---- shape inference -------------------------------------------------------------------------------- */
+/* ---- shape inference
+ * -------------------------------------------------------------------------------- */
 
 hg_status hg_graph_infer_shapes(hg_graph *g, int64_t batch) {
     for (size_t i = 0; i < g->n_inputs; i++) {
@@ -643,7 +655,8 @@ hg_status hg_graph_infer_shapes(hg_graph *g, int64_t batch) {
     return HG_OK;
 }
 
-/* ---- the pipeline ---------------------------------------------------------------------------------- */
+/* ---- the pipeline
+ * ---------------------------------------------------------------------------------- */
 
 hg_status hg_graph_optimize(hg_graph *g, int64_t batch) {
     HG_TRY(hg_graph_check(g));
@@ -658,7 +671,8 @@ hg_status hg_graph_optimize(hg_graph *g, int64_t batch) {
     return hg_graph_check(g);
 }
 
-/* ---- depth report ------------------------------------------------------------------------------------- */
+/* ---- depth report
+ * ------------------------------------------------------------------------------------- */
 
 hg_status hg_graph_depth_report(const hg_graph *g, hg_depth_report *out) {
     memset(out, 0, sizeof *out);

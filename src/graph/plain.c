@@ -46,12 +46,18 @@ typedef enum bin_op { BIN_ADD, BIN_SUB, BIN_MUL, BIN_DIV, BIN_POW, BIN_MIN } bin
 
 static inline double bin_apply(bin_op op, double a, double b) {
     switch (op) {
-    case BIN_ADD: return a + b;
-    case BIN_SUB: return a - b;
-    case BIN_MUL: return a * b;
-    case BIN_DIV: return a / b;
-    case BIN_POW: return b == 2.0 ? a * a : pow(a, b);
-    case BIN_MIN: return a < b || isnan(a) ? a : b;
+    case BIN_ADD:
+        return a + b;
+    case BIN_SUB:
+        return a - b;
+    case BIN_MUL:
+        return a * b;
+    case BIN_DIV:
+        return a / b;
+    case BIN_POW:
+        return b == 2.0 ? a * a : pow(a, b);
+    case BIN_MIN:
+        return a < b || isnan(a) ? a : b;
     }
     return 0;
 }
@@ -129,7 +135,9 @@ static void unary(const hg_node *n, const hg_ndarray *x, hg_ndarray *out) {
         for (size_t i = 0; i < len; i++)
             o[i] = in[i] * in[i];
         break;
-    default: memcpy(o, in, len * sizeof *o); break;
+    default:
+        memcpy(o, in, len * sizeof *o);
+        break;
     }
 }
 
@@ -169,8 +177,7 @@ typedef struct geom {
     int64_t in[3], out[3], k[3], s[3], d[3], pb[3], pe[3];
 } geom;
 
-static void geom_init(geom *gm, const hg_window_attr *w, const hg_ndarray *x,
-                      const hg_ndarray *y) {
+static void geom_init(geom *gm, const hg_window_attr *w, const hg_ndarray *x, const hg_ndarray *y) {
     int ns = w->n_spatial, off = 3 - ns;
     for (int i = 0; i < 3; i++) {
         gm->in[i] = gm->out[i] = gm->k[i] = gm->s[i] = gm->d[i] = 1;
@@ -412,8 +419,7 @@ static void matmul(const hg_ndarray *a, const hg_ndarray *b, hg_ndarray *y) {
     }
 }
 
-static void batchnorm(double eps, const hg_ndarray *x, const hg_ndarray *const *p,
-                      hg_ndarray *y) {
+static void batchnorm(double eps, const hg_ndarray *x, const hg_ndarray *const *p, hg_ndarray *y) {
     int64_t N = x->dims[0], C = x->dims[1], len = prod(x->dims, 2, x->rank);
     for (int64_t c = 0; c < C; c++) {
         double a = p[0]->data[c] / sqrt(p[3]->data[c] + eps);
@@ -510,7 +516,8 @@ static void pad(const hg_pad_attr *p, const hg_ndarray *x, hg_ndarray *y) {
     }
 }
 
-/* ---- dispatch ---------------------------------------------------------------------------------- */
+/* ---- dispatch ----------------------------------------------------------------------------------
+ */
 
 hg_status hg_plain_eval_node(const hg_graph *g, const hg_node *n, const hg_ndarray *const *in,
                              hg_ndarray **out) {
@@ -561,13 +568,27 @@ hg_status hg_plain_eval_node(const hg_graph *g, const hg_node *n, const hg_ndarr
     case HG_OP_LEAKYRELU:
     case HG_OP_SIGMOID:
     case HG_OP_TANH:
-    case HG_OP_SQUARE: unary(n, x, y); break;
-    case HG_OP_SOFTMAX: softmax(n, x, y); break;
-    case HG_OP_ADD: binary(BIN_ADD, x, in[1], y); break;
-    case HG_OP_SUB: binary(BIN_SUB, x, in[1], y); break;
-    case HG_OP_MUL: binary(BIN_MUL, x, in[1], y); break;
-    case HG_OP_DIV: binary(BIN_DIV, x, in[1], y); break;
-    case HG_OP_POW: binary(BIN_POW, x, in[1], y); break;
+    case HG_OP_SQUARE:
+        unary(n, x, y);
+        break;
+    case HG_OP_SOFTMAX:
+        softmax(n, x, y);
+        break;
+    case HG_OP_ADD:
+        binary(BIN_ADD, x, in[1], y);
+        break;
+    case HG_OP_SUB:
+        binary(BIN_SUB, x, in[1], y);
+        break;
+    case HG_OP_MUL:
+        binary(BIN_MUL, x, in[1], y);
+        break;
+    case HG_OP_DIV:
+        binary(BIN_DIV, x, in[1], y);
+        break;
+    case HG_OP_POW:
+        binary(BIN_POW, x, in[1], y);
+        break;
     case HG_OP_MIN:
         if (n->n_inputs == 1) {
             memcpy(y->data, x->data, x->size * sizeof(double));
@@ -579,17 +600,36 @@ hg_status hg_plain_eval_node(const hg_graph *g, const hg_node *n, const hg_ndarr
             binary(BIN_MIN, y, in[k], y);
         }
         break;
-    case HG_OP_CONV: conv(&w, x, in[1], n->n_inputs > 2 ? in[2] : NULL, y); break;
+    case HG_OP_CONV:
+        conv(&w, x, in[1], n->n_inputs > 2 ? in[2] : NULL, y);
+        break;
     case HG_OP_AVERAGEPOOL:
-    case HG_OP_MAXPOOL: pool(n->op, &w, x, y); break;
-    case HG_OP_GLOBALAVERAGEPOOL: global_avg(x, y); break;
-    case HG_OP_GEMM: gemm(&n->attr.gemm, x, in[1], n->n_inputs > 2 ? in[2] : NULL, y); break;
-    case HG_OP_MATMUL: matmul(x, in[1], y); break;
-    case HG_OP_BATCHNORM: batchnorm(n->attr.bn_epsilon, x, in + 1, y); break;
-    case HG_OP_TRANSPOSE: transpose(&n->attr.transpose, x, y); break;
-    case HG_OP_CONCAT: concat(n->attr.axis, in, n->n_inputs, y); break;
-    case HG_OP_PAD: pad(&n->attr.pad, x, y); break;
-    case HG_OP_COUNT: break;
+    case HG_OP_MAXPOOL:
+        pool(n->op, &w, x, y);
+        break;
+    case HG_OP_GLOBALAVERAGEPOOL:
+        global_avg(x, y);
+        break;
+    case HG_OP_GEMM:
+        gemm(&n->attr.gemm, x, in[1], n->n_inputs > 2 ? in[2] : NULL, y);
+        break;
+    case HG_OP_MATMUL:
+        matmul(x, in[1], y);
+        break;
+    case HG_OP_BATCHNORM:
+        batchnorm(n->attr.bn_epsilon, x, in + 1, y);
+        break;
+    case HG_OP_TRANSPOSE:
+        transpose(&n->attr.transpose, x, y);
+        break;
+    case HG_OP_CONCAT:
+        concat(n->attr.axis, in, n->n_inputs, y);
+        break;
+    case HG_OP_PAD:
+        pad(&n->attr.pad, x, y);
+        break;
+    case HG_OP_COUNT:
+        break;
     }
     *out = y;
     return HG_OK;

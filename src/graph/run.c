@@ -11,10 +11,13 @@ static bool needs_resolve(const hg_node *n) {
     switch (n->op) {
     case HG_OP_RESHAPE:
     case HG_OP_DIV:
-    case HG_OP_POW: return true;
+    case HG_OP_POW:
+        return true;
     case HG_OP_PAD:
-    case HG_OP_CLIP: return n->n_inputs > 1;
-    default: return false;
+    case HG_OP_CLIP:
+        return n->n_inputs > 1;
+    default:
+        return false;
     }
 }
 
@@ -28,8 +31,8 @@ hg_status hg_plain_run(const hg_graph *g, const hg_ndarray *const *inputs, size_
         const hg_ndarray *a = inputs[i];
         if (v->dtype == HG_DTYPE_INT64)
             return hg_fail(HG_ERR_UNSUPPORTED,
-                           "%s: input '%s' is int64 (an operand: bind it to a constant)",
-                           __func__, v->name);
+                           "%s: input '%s' is int64 (an operand: bind it to a constant)", __func__,
+                           v->name);
         bool ok = a && a->rank == v->shape.rank;
         for (int d = 1; ok && d < a->rank; d++)
             ok = v->shape.dims[d] < 0 || v->shape.dims[d] == a->dims[d];

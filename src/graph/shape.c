@@ -69,15 +69,15 @@ static hg_status window_shape(const hg_node *n, const hg_shape *x, const hg_shap
     out->dims[0] = x->dims[0];
     if (n->op == HG_OP_CONV) {
         if (wt->rank != x->rank)
-            return NODE_FAIL(HG_ERR_FORMAT, n, "weight of rank %d for input of rank %d",
-                             wt->rank, x->rank);
+            return NODE_FAIL(HG_ERR_FORMAT, n, "weight of rank %d for input of rank %d", wt->rank,
+                             x->rank);
         int64_t g = w->group;
         if (g < 1 || x->dims[1] % g || wt->dims[0] % g || wt->dims[1] * g != x->dims[1])
             return NODE_FAIL(HG_ERR_FORMAT, n,
                              "%lld input channels, weight [%lld, %lld, ...] and group %lld "
                              "do not match",
-                             (long long)x->dims[1], (long long)wt->dims[0],
-                             (long long)wt->dims[1], (long long)g);
+                             (long long)x->dims[1], (long long)wt->dims[0], (long long)wt->dims[1],
+                             (long long)g);
         for (int i = 0; i < ns; i++) {
             if (w->has_kernel && w->kernel[i] != wt->dims[2 + i])
                 return NODE_FAIL(HG_ERR_FORMAT, n, "kernel_shape differs from the weight's");
@@ -162,8 +162,8 @@ hg_status hg_node_infer_shape(const hg_graph *g, const hg_node *n, const hg_shap
     case HG_OP_GEMM: {
         const hg_shape *b = in[1];
         if (x->rank != 2 || b->rank != 2)
-            return NODE_FAIL(HG_ERR_FORMAT, n, "A and B must be matrices (ranks %d, %d)",
-                             x->rank, b->rank);
+            return NODE_FAIL(HG_ERR_FORMAT, n, "A and B must be matrices (ranks %d, %d)", x->rank,
+                             b->rank);
         int64_t m = n->attr.gemm.trans_a ? x->dims[1] : x->dims[0];
         int64_t k = n->attr.gemm.trans_a ? x->dims[0] : x->dims[1];
         int64_t kb = n->attr.gemm.trans_b ? b->dims[1] : b->dims[0];
@@ -320,7 +320,8 @@ hg_status hg_node_infer_shape(const hg_graph *g, const hg_node *n, const hg_shap
         }
         return HG_OK;
     }
-    case HG_OP_COUNT: break;
+    case HG_OP_COUNT:
+        break;
     }
     return hg_fail(HG_ERR_INTERNAL, "%s: op %d", __func__, (int)n->op);
 }

@@ -72,13 +72,20 @@ static hg_status ctx_fail(const load_ctx *c, hg_status code, const char *fmt, ..
 
 static const char *attr_type_name(int t) {
     switch (t) {
-    case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT: return "float";
-    case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT: return "int";
-    case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING: return "string";
-    case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR: return "tensor";
-    case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOATS: return "floats";
-    case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS: return "ints";
-    default: return "other";
+    case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT:
+        return "float";
+    case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT:
+        return "int";
+    case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING:
+        return "string";
+    case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR:
+        return "tensor";
+    case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOATS:
+        return "floats";
+    case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS:
+        return "ints";
+    default:
+        return "other";
     }
 }
 
@@ -143,8 +150,10 @@ static hg_status unsupported_attr(const load_ctx *c, const attr_t *a) {
 static hg_status set_spatial(const load_ctx *c, hg_window_attr *w, const attr_t *a, size_t len,
                              size_t per) {
     if (len % per || len / per < 1 || len / per > HG_MAX_SPATIAL)
-        return CTX_FAIL(c, HG_ERR_UNSUPPORTED, "attribute '%s' has %zu values (1 to %d spatial "
-                        "axes supported)", a->name, len, HG_MAX_SPATIAL);
+        return CTX_FAIL(c, HG_ERR_UNSUPPORTED,
+                        "attribute '%s' has %zu values (1 to %d spatial "
+                        "axes supported)",
+                        a->name, len, HG_MAX_SPATIAL);
     int ns = (int)(len / per);
     if (w->n_spatial >= 0 && w->n_spatial != ns)
         return CTX_FAIL(c, HG_ERR_FORMAT, "attribute '%s' is for %d spatial axes, others for %d",
@@ -161,8 +170,8 @@ static hg_status check_window_values(const load_ctx *c, const attr_t *a, const i
                                      size_t n) {
     for (size_t i = 0; i < n; i++)
         if (v[i] < 0 || v[i] > MAX_WINDOW)
-            return CTX_FAIL(c, HG_ERR_FORMAT, "attribute '%s' has value %lld out of range",
-                            a->name, (long long)v[i]);
+            return CTX_FAIL(c, HG_ERR_FORMAT, "attribute '%s' has value %lld out of range", a->name,
+                            (long long)v[i]);
     return HG_OK;
 }
 
@@ -241,7 +250,9 @@ static hg_status parse_attrs(const load_ctx *c, const Onnx__NodeProto *np, hg_op
         switch (op) {
         case HG_OP_CONV:
         case HG_OP_AVERAGEPOOL:
-        case HG_OP_MAXPOOL: HG_TRY(parse_window(c, op, a, &at->window, &has_kernel)); break;
+        case HG_OP_MAXPOOL:
+            HG_TRY(parse_window(c, op, a, &at->window, &has_kernel));
+            break;
         case HG_OP_GEMM:
             if (!strcmp(nm, "alpha"))
                 HG_TRY(get_float(c, a, &at->gemm.alpha));
@@ -349,7 +360,8 @@ static hg_status parse_attrs(const load_ctx *c, const Onnx__NodeProto *np, hg_op
                 return unsupported_attr(c, a);
             }
             break;
-        default: return unsupported_attr(c, a);
+        default:
+            return unsupported_attr(c, a);
         }
     }
     if ((op == HG_OP_AVERAGEPOOL || op == HG_OP_MAXPOOL) && !has_kernel)
@@ -453,9 +465,15 @@ static hg_status load_input(hg_graph *g, const Onnx__ValueInfoProto *vi) {
     hg_dtype dt;
     int32_t et = tt->has_elem_type ? tt->elem_type : 0;
     switch (et) {
-    case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT: dt = HG_DTYPE_FLOAT32; break;
-    case ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE: dt = HG_DTYPE_FLOAT64; break;
-    case ONNX__TENSOR_PROTO__DATA_TYPE__INT64: dt = HG_DTYPE_INT64; break;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT:
+        dt = HG_DTYPE_FLOAT32;
+        break;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE:
+        dt = HG_DTYPE_FLOAT64;
+        break;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__INT64:
+        dt = HG_DTYPE_INT64;
+        break;
     default: {
         const char *nm = hg_onnx_dtype_name(et);
         if (!nm || et == 0)
@@ -549,8 +567,8 @@ static hg_status load_node(load_ctx *c, const Onnx__NodeProto *np, size_t index)
     while (n_in > 0 && (!np->input[n_in - 1] || !np->input[n_in - 1][0]))
         n_in--;
     if ((int)n_in < info->min_inputs || (info->max_inputs >= 0 && (int)n_in > info->max_inputs))
-        return CTX_FAIL(c, HG_ERR_FORMAT, "%zu inputs (%d to %d expected)", n_in,
-                        info->min_inputs, info->max_inputs);
+        return CTX_FAIL(c, HG_ERR_FORMAT, "%zu inputs (%d to %d expected)", n_in, info->min_inputs,
+                        info->max_inputs);
     hg_node_attr at;
     HG_TRY(parse_attrs(c, np, op, &at));
     for (size_t k = 1; k < np->n_output; k++)

@@ -7,10 +7,10 @@
 #include <string.h>
 
 const char *hg_onnx_dtype_name(int32_t t) {
-    static const char *const names[] = {
-        "UNDEFINED", "FLOAT",  "UINT8",     "INT8",       "UINT16", "INT16",
-        "INT32",     "INT64",  "STRING",    "BOOL",       "FLOAT16", "DOUBLE",
-        "UINT32",    "UINT64", "COMPLEX64", "COMPLEX128", "BFLOAT16"};
+    static const char *const names[] = {"UNDEFINED",  "FLOAT",   "UINT8",  "INT8",   "UINT16",
+                                        "INT16",      "INT32",   "INT64",  "STRING", "BOOL",
+                                        "FLOAT16",    "DOUBLE",  "UINT32", "UINT64", "COMPLEX64",
+                                        "COMPLEX128", "BFLOAT16"};
     if (t < 0 || (size_t)t >= sizeof names / sizeof names[0])
         return NULL;
     return names[t];
@@ -37,9 +37,15 @@ hg_status hg_onnx_tensor_decode(const Onnx__TensorProto *t, const char *what, hg
     *i64 = NULL;
     int32_t dt = t->has_data_type ? t->data_type : 0;
     switch (dt) {
-    case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT: *dtype = HG_DTYPE_FLOAT32; break;
-    case ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE: *dtype = HG_DTYPE_FLOAT64; break;
-    case ONNX__TENSOR_PROTO__DATA_TYPE__INT64: *dtype = HG_DTYPE_INT64; break;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT:
+        *dtype = HG_DTYPE_FLOAT32;
+        break;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE:
+        *dtype = HG_DTYPE_FLOAT64;
+        break;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__INT64:
+        *dtype = HG_DTYPE_INT64;
+        break;
     default: {
         const char *nm = hg_onnx_dtype_name(dt);
         if (!nm || dt == 0)
@@ -86,8 +92,8 @@ hg_status hg_onnx_tensor_decode(const Onnx__TensorProto *t, const char *what, hg
         if (!d)
             return HG_ERR_NOMEM;
         for (size_t i = 0; i < n; i++)
-            d[i] = t->has_raw_data ? (int64_t)load_le(t->raw_data.data + 8 * i, 8)
-                                   : t->int64_data[i];
+            d[i] =
+                t->has_raw_data ? (int64_t)load_le(t->raw_data.data + 8 * i, 8) : t->int64_data[i];
         *i64 = d;
         return HG_OK;
     }
@@ -244,9 +250,14 @@ hg_status hg_onnx_tensor_write_file(const char *path, const hg_ndarray *a, const
         t.data_type = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
         elem = 4;
         break;
-    case HG_DTYPE_FLOAT64: t.data_type = ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE; break;
-    case HG_DTYPE_INT64: t.data_type = ONNX__TENSOR_PROTO__DATA_TYPE__INT64; break;
-    default: return hg_fail(HG_ERR_INVALID_ARG, "%s: data type %d", __func__, (int)dtype);
+    case HG_DTYPE_FLOAT64:
+        t.data_type = ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE;
+        break;
+    case HG_DTYPE_INT64:
+        t.data_type = ONNX__TENSOR_PROTO__DATA_TYPE__INT64;
+        break;
+    default:
+        return hg_fail(HG_ERR_INVALID_ARG, "%s: data type %d", __func__, (int)dtype);
     }
     t.name = (char *)(name ? name : "");
     uint8_t *raw = hg_alloc_array(a->size, (size_t)elem);

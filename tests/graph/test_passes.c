@@ -101,7 +101,8 @@ static void assert_arrays_close(const hg_ndarray *a, const hg_ndarray *b, double
         hg_assert_close(a->data[i], b->data[i], tol);
 }
 
-/* ---- tests ----------------------------------------------------------------------------------------- */
+/* ---- tests
+ * ----------------------------------------------------------------------------------------- */
 
 static void test_remove_identity(void **state) {
     (void)state;

@@ -94,8 +94,8 @@ static void test_conv_random(void **state) {
             for (int64_t m = 0; m < y->dims[1]; m++)
                 for (int64_t oh = 0; oh < y->dims[2]; oh++)
                     for (int64_t ow = 0; ow < y->dims[3]; ow++) {
-                        size_t idx = (size_t)(((nn * y->dims[1] + m) * y->dims[2] + oh) *
-                                                  y->dims[3] + ow);
+                        size_t idx =
+                            (size_t)(((nn * y->dims[1] + m) * y->dims[2] + oh) * y->dims[3] + ow);
                         hg_assert_close(y->data[idx], conv_ref(x, w, b, a, nn, m, oh, ow), 1e-12);
                     }
         hg_ndarray_free(x);

@@ -23,14 +23,17 @@
 
 /* Case-name prefixes of the supported ops. An entry ending in '$' must match exactly. */
 static const char *const prefixes[] = {
-    "test_conv_",        "test_gemm_",        "test_matmul_",      "test_add$",
-    "test_add_",         "test_sub$",         "test_sub_",         "test_mul$",
-    "test_mul_",         "test_div$",         "test_div_",         "test_pow$",
-    "test_pow_",         "test_averagepool_", "test_globalaveragepool", "test_maxpool_",
-    "test_relu$",        "test_clip",         "test_leakyrelu",    "test_sigmoid",
-    "test_tanh",         "test_softmax_",     "test_batchnorm_",   "test_flatten_",
-    "test_reshape_",     "test_transpose_",   "test_concat_",      "test_constant$",
-    "test_constant_pad$", "test_identity",    "test_dropout_",     "test_min_",
+    "test_conv_",     "test_gemm_",         "test_matmul_",
+    "test_add$",      "test_add_",          "test_sub$",
+    "test_sub_",      "test_mul$",          "test_mul_",
+    "test_div$",      "test_div_",          "test_pow$",
+    "test_pow_",      "test_averagepool_",  "test_globalaveragepool",
+    "test_maxpool_",  "test_relu$",         "test_clip",
+    "test_leakyrelu", "test_sigmoid",       "test_tanh",
+    "test_softmax_",  "test_batchnorm_",    "test_flatten_",
+    "test_reshape_",  "test_transpose_",    "test_concat_",
+    "test_constant$", "test_constant_pad$", "test_identity",
+    "test_dropout_",  "test_min_",
 };
 
 typedef struct skip {
@@ -253,8 +256,8 @@ static void test_node_cases(void **state) {
         free(names[i]);
     }
     free(names);
-    printf("conformance: %zu run, %zu passed, %zu skipped, %zu failed\n", passed + failed,
-           passed, skipped, failed);
+    printf("conformance: %zu run, %zu passed, %zu skipped, %zu failed\n", passed + failed, passed,
+           skipped, failed);
     fflush(stdout);
     assert_true(passed > 0);
     assert_int_equal(failed, 0);

@@ -173,7 +173,8 @@ static void relu_model(builder *b) {
     add_out(b, "y");
 }
 
-/* ---- tests ----------------------------------------------------------------------------------------- */
+/* ---- tests
+ * ----------------------------------------------------------------------------------------- */
 
 static void test_valid_model(void **state) {
     (void)state;
@@ -218,7 +219,8 @@ static void test_unsupported(void **state) {
 
     /* An attribute Relu does not have. */
     relu_model(&b);
-    Onnx__AttributeProto *a = add_attr(&b, &b.nodes[0], "alpha", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT);
+    Onnx__AttributeProto *a =
+        add_attr(&b, &b.nodes[0], "alpha", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT);
     a->has_f = 1;
     hg_assert_fails(load(&b, &g), HG_ERR_UNSUPPORTED, "Relu node 'relu0': attribute 'alpha'");
 
@@ -229,7 +231,8 @@ static void test_unsupported(void **state) {
     a->has_s = 1;
     a->s.data = (uint8_t *)"reflect";
     a->s.len = 7;
-    hg_assert_fails(load(&b, &g), HG_ERR_UNSUPPORTED, "Pad node 'relu0': attribute 'mode' = 'reflect'");
+    hg_assert_fails(load(&b, &g), HG_ERR_UNSUPPORTED,
+                    "Pad node 'relu0': attribute 'mode' = 'reflect'");
 
     /* Conv with a 4-D kernel (4 spatial axes). */
     relu_model(&b);
@@ -357,9 +360,11 @@ static void test_malformed(void **state) {
     /* An attribute of the wrong type. */
     relu_model(&b);
     b.nodes[0].op_type = "LeakyRelu";
-    Onnx__AttributeProto *a = add_attr(&b, &b.nodes[0], "alpha", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT);
+    Onnx__AttributeProto *a =
+        add_attr(&b, &b.nodes[0], "alpha", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT);
     a->has_i = 1;
-    hg_assert_fails(load(&b, &g), HG_ERR_FORMAT, "attribute 'alpha' is of type int, float expected");
+    hg_assert_fails(load(&b, &g), HG_ERR_FORMAT,
+                    "attribute 'alpha' is of type int, float expected");
 
     /* Arity. */
     relu_model(&b);
@@ -521,10 +526,8 @@ static void test_tensor_files(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_valid_model),
-        cmocka_unit_test(test_unsupported),
-        cmocka_unit_test(test_malformed),
-        cmocka_unit_test(test_truncated_and_corrupted),
+        cmocka_unit_test(test_valid_model),  cmocka_unit_test(test_unsupported),
+        cmocka_unit_test(test_malformed),    cmocka_unit_test(test_truncated_and_corrupted),
         cmocka_unit_test(test_tensor_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
