@@ -6,6 +6,7 @@
 #include "hegraph/hg_onnx.h"
 #include "onnx/onnx.pb-c.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -389,6 +390,113 @@ static void test_malformed(void **state) {
     hg_graph_free(g);
 }
 
+/* Runs a single-input model on x and returns output 0. */
+static hg_ndarray *run_model(builder *b, int64_t batch, const hg_ndarray *x, const char *ops) {
+    hg_graph *g;
+    hg_assert_ok(load(b, &g));
+    hg_assert_ok(hg_graph_optimize(g, batch));
+    if (ops) {
+        char buf[256] = "";
+        for (size_t i = 0; i < hg_graph_n_nodes(g); i++) {
+            if (i)
+                strcat(buf, ",");
+            strcat(buf, hg_op_get_info(hg_graph_node_op(g, i))->name);
+        }
+        assert_string_equal(buf, ops);
+    }
+    hg_ndarray *y = NULL;
+    const hg_ndarray *in[1] = {x};
+    hg_assert_ok(hg_plain_run(g, in, 1, &y));
+    hg_graph_free(g);
+    return y;
+}
+
+/* Clip with bounds as attributes (opset 10) and as constant inputs (opset 13) become Relu6. */
+static void test_clip_forms(void **state) {
+    (void)state;
+    int64_t d[2] = {1, 3};
+    hg_ndarray *x;
+    hg_assert_ok(hg_ndarray_new(2, d, &x));
+    x->data[0] = -1;
+    x->data[1] = 3;
+    x->data[2] = 7;
+    builder b;
+    relu_model(&b);
+    b.opset.version = 10;
+    b.nodes[0].op_type = "Clip";
+    Onnx__AttributeProto *a =
+        add_attr(&b, &b.nodes[0], "min", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT);
+    a->has_f = 1;
+    a->f = 0;
+    a = add_attr(&b, &b.nodes[0], "max", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT);
+    a->has_f = 1;
+    a->f = 6;
+    hg_ndarray *y = run_model(&b, 1, x, "Relu6");
+    hg_assert_close(y->data[0], 0, 0);
+    hg_assert_close(y->data[1], 3, 0);
+    hg_assert_close(y->data[2], 6, 0);
+    hg_ndarray_free(y);
+
+    relu_model(&b);
+    b.nodes[0].op_type = "Clip";
+    float lo[1] = {0}, hi[1] = {6};
+    int64_t none[1] = {0};
+    add_init(&b, "lo", 0, none, lo, 1);
+    add_init(&b, "hi", 0, none, hi, 1);
+    b.node_in[0][1] = "lo";
+    b.node_in[0][2] = "hi";
+    b.nodes[0].n_input = 3;
+    y = run_model(&b, 1, x, "Relu6");
+    hg_assert_close(y->data[2], 6, 0);
+    hg_ndarray_free(y);
+
+    /* Min(Relu(x), 6) */
+    relu_model(&b);
+    b.out[0].vi.name = "z";
+    add_init(&b, "six", 0, none, hi, 1);
+    add_nd(&b, "Min", "min0", "y", "six", "z");
+    y = run_model(&b, 1, x, "Relu6");
+    hg_assert_close(y->data[0], 0, 0);
+    hg_assert_close(y->data[2], 6, 0);
+    hg_ndarray_free(y);
+    hg_ndarray_free(x);
+}
+
+/* Softmax before opset 13 normalizes over the flattened axes from `axis` on; from 13 over
+ * the one axis. */
+static void test_softmax_opsets(void **state) {
+    (void)state;
+    int64_t d[3] = {1, 2, 2};
+    hg_ndarray *x;
+    hg_assert_ok(hg_ndarray_new(3, d, &x));
+    for (int i = 0; i < 4; i++)
+        x->data[i] = i;
+    for (int legacy = 0; legacy < 2; legacy++) {
+        builder b;
+        builder_init(&b, legacy ? 11 : 13);
+        int64_t xd[3] = {-1, 2, 2};
+        add_in(&b, "x", ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, 3, xd);
+        Onnx__NodeProto *n = add_nd(&b, "Softmax", "sm", "x", NULL, "y");
+        Onnx__AttributeProto *a =
+            add_attr(&b, n, "axis", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT);
+        a->has_i = 1;
+        a->i = 1;
+        add_out(&b, "y");
+        hg_ndarray *y = run_model(&b, 1, x, "Softmax");
+        if (legacy) {
+            double z = exp(0) + exp(1) + exp(2) + exp(3);
+            for (int i = 0; i < 4; i++)
+                hg_assert_close(y->data[i], exp(i) / z, 1e-15);
+        } else {
+            /* over axis 1: pairs (0, 2) and (1, 3) */
+            hg_assert_close(y->data[0], 1 / (1 + exp(2)), 1e-15);
+            hg_assert_close(y->data[2], exp(2) / (1 + exp(2)), 1e-15);
+        }
+        hg_ndarray_free(y);
+    }
+    hg_ndarray_free(x);
+}
+
 /* Loads, optimizes and runs whatever comes out of a damaged file: any status is fine, a crash
  * or a leak (under the sanitizers) is not. */
 static void try_everything(const uint8_t *buf, size_t len, size_t *n_ok) {
@@ -526,8 +634,9 @@ static void test_tensor_files(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_valid_model),  cmocka_unit_test(test_unsupported),
-        cmocka_unit_test(test_malformed),    cmocka_unit_test(test_truncated_and_corrupted),
+        cmocka_unit_test(test_valid_model),    cmocka_unit_test(test_unsupported),
+        cmocka_unit_test(test_malformed),      cmocka_unit_test(test_clip_forms),
+        cmocka_unit_test(test_softmax_opsets), cmocka_unit_test(test_truncated_and_corrupted),
         cmocka_unit_test(test_tensor_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
