@@ -92,6 +92,8 @@ HG_API const hg_op_info *hg_op_get_info(hg_op op);
 /* ---- graphs ------------------------------------------------------------------------------ */
 
 typedef struct hg_graph hg_graph;
+/* A dense float64 array; defined with the plain backend below. */
+typedef struct hg_ndarray hg_ndarray;
 
 /* A shape: rank dims, each >= 0 once inferred. Before shape inference dims[0] of an input
  * may be -1 (a symbolic batch). */
@@ -134,7 +136,6 @@ HG_API int64_t hg_graph_param_count(const hg_graph *g);
  * shape; int64 inputs must hold integers). Used to specialize a model whose weights or shape
  * operands are inputs, as in ONNX's node tests. HG_ERR_INVALID_ARG if there is no such input or
  * the shape differs. */
-typedef struct hg_ndarray hg_ndarray;
 HG_API hg_status hg_graph_bind_input(hg_graph *g, const char *name, const hg_ndarray *a) HG_WUR;
 
 /* Whether graph input i feeds an operand that must be constant (a Reshape shape, Pad pads,
