@@ -11,6 +11,7 @@ werror=-DHG_WERROR=${HG_WERROR:-0}
 case "$mode" in
   "")
     scripts/build.sh build "$werror"
+    scripts/fetch_data.sh # MNIST and Fashion-MNIST, read by the end-to-end tests
     ctest --test-dir build -L 'unit|e2e' --output-on-failure -j "$(nproc)"
     ;;
   --slow)

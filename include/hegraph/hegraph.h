@@ -6,5 +6,6 @@
 #include "hegraph/hg_ckks.h"
 #include "hegraph/hg_graph.h"
 #include "hegraph/hg_onnx.h"
+#include "hegraph/hg_data.h"
 
 #endif
