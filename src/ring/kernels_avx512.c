@@ -20,13 +20,13 @@
  * and come in with plain or broadcast loads (vbroadcasti64x2 / x4), so no extra tables are
  * needed.
  *
- * Lazy reduction under IFMA. The 52-bit multipliers read only the low 52 bits of their inputs,
- * and additions are exact modulo 2^52, so a value only needs to be right modulo 2^52 as long
- * as its true value stays below 2^52. The Shoup product is therefore left unmasked (it is the
- * true product plus 0 or 2^52), and the correction X -> X - cq of Harvey's butterfly is only
- * done on the stages where the bound on the values would otherwise pass 2^52 (fwd_plan_ifma,
- * inv_plan_ifma): never for q < 2^46 or so, every other stage just under 2^49, every stage
- * just under 2^50. Masking to 52 bits happens right before a comparison.
+ * Lazy reduction. Harvey's correction x -> x - cq is done only on the stages where the bound
+ * on the values would otherwise pass the word (fwd_plan, inv_plan): for a 60-bit q on 64-bit
+ * lanes every other stage; under IFMA never for q < 2^46 or so, every other stage just under
+ * 2^49, every stage just under 2^50. The 52-bit multipliers read only the low 52 bits of their
+ * inputs and additions are exact modulo 2^52, so under IFMA a value only needs to be right
+ * modulo 2^52 while its true value stays below 2^52: the Shoup product is left unmasked (the
+ * true product plus 0 or 2^52), and masking happens right before a comparison.
  */
 #include "prime.h"
 
@@ -107,20 +107,20 @@ typedef struct tw {
 
 /* Constants of one prime, in registers. */
 typedef struct vconst {
-    vec q, two_q, four_q;
+    vec q, two_q, four_q, eight_q;
     vec zero, mask52, negq; /* IFMA: 0, 2^52 - 1, 2^52 - q */
     vec toff;               /* bound of the lazy Shoup product: 2q, or 4q for 64-bit lanes */
 } vconst;
 
 /* 64-bit lanes come in two modes. For q < 2^61 the Shoup product is left in [0, 4q) (its
- * quotient comes from mulhi_approx) and the NTT keeps values below 8q < 2^64. For q in
- * [2^61, 2^62), 8q would overflow: the product is brought back to [0, 2q) (flag tc) and the
- * NTT keeps Harvey's [0, 4q). */
+ * quotient comes from mulhi_approx), which Harvey's butterfly can afford since 8q < 2^64. For
+ * q in [2^61, 2^62) it is brought back to [0, 2q) (flag tc), as in the portable code. */
 INLINE vconst vconst_init(uint64_t q, int ifma, int tc) {
     vconst c;
     c.q = vset(q);
     c.two_q = vset(2 * q);
     c.four_q = vset(4 * q);
+    c.eight_q = vset(8 * q); /* wraps for q >= 2^61, where it is not used */
     c.zero = _mm512_setzero_si512();
     c.mask52 = vset((1ull << 52) - 1);
     c.negq = vset((1ull << 52) - q);
@@ -195,8 +195,7 @@ enum {
  * Plain: for x < B the outputs x + T and x - T + toff are below B + toff. With BF_CORR, x is
  * first corrected (masked to 52 bits under IFMA, where values are only right modulo 2^52).
  * With BF_NEG the outputs are x + T and x - T: for x in [L, B) they are in [L - toff, B + toff),
- * which stays non-negative as long as every value starts with a large enough offset (BF_PRE).
- * 64-bit lanes always correct with k = toff, so they keep [0, 2 toff). */
+ * which stays non-negative as long as every value starts with a large enough offset (BF_PRE). */
 INLINE void fwd_bf(const vconst *c, vec *x, vec *y, tw t, vec k, int mode, int ifma, int tc) {
     vec u = *x;
     if (mode & BF_CORR) {
@@ -225,9 +224,9 @@ INLINE void inv_bf(const vconst *c, vec *x, vec *y, tw t, vec k, int mode, int i
     *y = shoup_lazy(c, d, t, ifma, tc);
 }
 
-/* A forward NTT output (below 2^52 under IFMA, below 2 toff for 64-bit lanes) reduced to
- * [0, q). Under IFMA: a Shoup product by 1 (one52 = floor(2^52 / q)) brings any value below
- * 2^52 to [0, 2q), read modulo 2^52. */
+/* A forward NTT output reduced to [0, q): for 64-bit lanes from below 16q (8q with tc) by
+ * halving steps; under IFMA from any value below 2^52 by a Shoup product by 1
+ * (one52 = floor(2^52 / q)), which lands in [0, 2q), read modulo 2^52. */
 INLINE vec fwd_final(const vconst *c, vec x, vec one52, int ifma, int tc) {
     if (ifma) {
         vec est = _mm512_madd52hi_epu64(c->zero, x, one52);
@@ -235,8 +234,8 @@ INLINE vec fwd_final(const vconst *c, vec x, vec one52, int ifma, int tc) {
         return csub(r, c->q);
     }
     if (!tc)
-        x = csub(x, c->four_q);
-    return csub(csub(x, c->two_q), c->q);
+        x = csub(x, c->eight_q);
+    return csub(csub(csub(x, c->four_q), c->two_q), c->q);
 }
 
 /* A lazy Shoup product (shoup_lazy) reduced to [0, q). */
@@ -254,65 +253,68 @@ typedef struct plan {
     uint64_t k[MAX_LOG_N];
 } plan;
 
-/* Forward, IFMA. Offset mode, when (4 + 4 log N) q <= 2^52 (q below about 2^46): every value
- * of the first stage gets x + 2q log N, and no stage adds toff or corrects, so a value loses
- * at most 2q of its lower bound and gains at most 2q of its upper bound per stage: it stays in
- * [0, (4 + 4 log N) q). Otherwise Harvey's butterfly, with x corrected only where needed: with
- * values below b q, a stage without correction gives (b + 2) q, one with correction from
- * [0, b q) to [0, ceil(b/2) q) gives (ceil(b/2) + 2) q; skip it while (b + 2) q fits in 52 bits.
- * Since q < 2^50, b q <= 2^52 and ceil(b/2) + 2 <= b for b >= 4, so a corrected stage fits. */
-static void fwd_plan_ifma(uint64_t q, int log_n, plan *pl) {
-    const uint64_t lim = 1ull << 52;
-    if ((4 + 4 * (uint64_t)log_n) * q <= lim) {
-        for (int s = 0; s < log_n; s++) {
-            pl->mode[s] = BF_NEG;
-            pl->k[s] = 0;
-        }
-        pl->mode[0] = BF_PRE | BF_NEG;
-        pl->k[0] = 2 * q * (uint64_t)log_n;
-        return;
-    }
+/* Forward. Harvey's butterfly with x corrected only where needed: with values below b q and
+ * products below tau q, a stage without correction gives (b + tau) q and one that first brings
+ * x from [0, b q) to [0, ceil(b/2) q) gives (ceil(b/2) + tau) q. The correction is skipped
+ * while b + tau <= bmax (values stay below bmax q). When it is not, ceil(b/2) + tau <= bmax
+ * still holds for any b <= bmax as long as bmax >= 2 tau: IFMA has tau = 2 and
+ * bmax = floor(2^52 / q) >= 4; 64-bit lanes tau = 4 and bmax >= 8 for q < 2^61, tau = 2 (the
+ * product corrected) and bmax >= 4 above. Values start below 4q. */
+static void fwd_plan(uint64_t q, int log_n, uint64_t tau, uint64_t bmax, plan *pl) {
     uint64_t b = 4;
     for (int s = 0; s < log_n; s++) {
-        if ((b + 2) * q <= lim) {
+        if (b + tau <= bmax) {
             pl->mode[s] = 0;
             pl->k[s] = 0;
-            b += 2;
+            b += tau;
         } else {
             uint64_t h = (b + 1) / 2;
             pl->mode[s] = BF_CORR;
             pl->k[s] = h * q;
-            b = h + 2;
+            b = h + tau;
         }
     }
 }
 
-/* Inverse, IFMA. Values start below b q with b = 2; a stage without correction doubles b (the
- * products go back below 2q <= b q), so it is skipped whenever the next stage, which needs
- * 2 b q <= 2^52 for x + y and x - y + b q, still fits. k[s] = b q is both the offset of x - y
- * and the correction constant. */
-static void inv_plan_ifma(uint64_t q, int log_n, plan *pl) {
+/* Forward, IFMA. Offset mode, when (4 + 4 log N) q <= 2^52 (q below about 2^46): every value
+ * of the first stage gets x + 2q log N, and no stage adds toff or corrects, so a value loses
+ * at most 2q of its lower bound and gains at most 2q of its upper bound per stage: it stays in
+ * [0, (4 + 4 log N) q). Otherwise fwd_plan. */
+static void fwd_plan_ifma(uint64_t q, int log_n, plan *pl) {
     const uint64_t lim = 1ull << 52;
+    if ((4 + 4 * (uint64_t)log_n) * q > lim) {
+        fwd_plan(q, log_n, 2, lim / q, pl);
+        return;
+    }
+    for (int s = 0; s < log_n; s++) {
+        pl->mode[s] = BF_NEG;
+        pl->k[s] = 0;
+    }
+    pl->mode[0] = BF_PRE | BF_NEG;
+    pl->k[0] = 2 * q * (uint64_t)log_n;
+}
+
+/* Inverse. Values start below b q with b = 2. A stage takes x + y and x - y + b q, both below
+ * 2 b q, so it needs b <= bmax2 = 2^W / (2q) (W = 52 or 64). Without correction the next
+ * stage sees max(2b, tau) (the products are below tau q), with the sum corrected from
+ * [0, 2 b q) to [0, b q) it sees max(b, tau); the correction is skipped while the former fits.
+ * k[s] = b q is both the offset of x - y and the correction constant; tau <= bmax2 since
+ * 2 tau q <= 2^W on every path. */
+static void inv_plan(uint64_t q, int log_n, uint64_t tau, uint64_t bmax2, plan *pl) {
     uint64_t b = 2;
     for (int s = 0; s < log_n - 1; s++) {
+        uint64_t nb = 2 * b > tau ? 2 * b : tau;
         pl->k[s] = b * q;
-        if (4 * b * q <= lim) {
+        if (nb <= bmax2) {
             pl->mode[s] = 0;
-            b *= 2;
+            b = nb;
         } else {
             pl->mode[s] = BF_CORR;
+            b = b > tau ? b : tau;
         }
     }
     pl->mode[log_n - 1] = 0;
     pl->k[log_n - 1] = b * q;
-}
-
-/* 64-bit lanes: every stage corrects by toff (see vconst_init). */
-static void plan_64(uint64_t toff, int log_n, plan *pl) {
-    for (int s = 0; s < log_n; s++) {
-        pl->mode[s] = BF_CORR;
-        pl->k[s] = toff;
-    }
 }
 
 /* ---- forward NTT -------------------------------------------------------------------------- */
@@ -435,19 +437,23 @@ INLINE void fwd_last3(const hg_prime *p, const vconst *cp, uint64_t *a, size_t e
 typedef void fwd_pass_fn(const hg_prime *p, const vconst *c, uint64_t *a, const plan *pl, int s,
                          int stages, size_t e0, size_t e1);
 
-#define FWD_R2(md) fwd_radix2(p, c, a, s, e0, e1, ws, k1, md, 1, 0)
-#define FWD_R4(m1, m2) fwd_radix4(p, c, a, s, e0, e1, ws, k1, k2, m1, m2, 1, 0)
-#define FWD_L3(m1, m2, m3) fwd_last3(p, c, a, e0, e1, ws, pl, m1, m2, m3, 1, 0)
+#define FWD_R2(md) fwd_radix2(p, c, a, s, e0, e1, ws, k1, md, ifma, tc)
+#define FWD_R4(m1, m2) fwd_radix4(p, c, a, s, e0, e1, ws, k1, k2, m1, m2, ifma, tc)
+#define FWD_L3(m1, m2, m3) fwd_last3(p, c, a, e0, e1, ws, pl, m1, m2, m3, ifma, tc)
 #define KEY2(m1, m2) ((m1) | (m2) << 3)
 #define KEY3(m1, m2, m3) ((m1) | (m2) << 3 | (m3) << 6)
 
-static void fwd_pass_ifma(const hg_prime *p, const vconst *c, uint64_t *a, const plan *pl, int s,
-                          int stages, size_t e0, size_t e1) {
-    const uint64_t *ws = p->root_shoup52;
+INLINE void fwd_pass_any(const hg_prime *p, const vconst *c, uint64_t *a, const plan *pl, int s,
+                         int stages, size_t e0, size_t e1, int ifma, int tc) {
+    const uint64_t *ws = ifma ? p->root_shoup52 : p->root_shoup;
     const int m1 = pl->mode[s];
     if (stages == 3) {
-        switch (KEY3(m1, pl->mode[s + 1], pl->mode[s + 2])) {
-        case KEY3(BF_NEG, BF_NEG, BF_NEG): FWD_L3(BF_NEG, BF_NEG, BF_NEG); break;
+        const int key = KEY3(m1, pl->mode[s + 1], pl->mode[s + 2]);
+        if (ifma && key == KEY3(BF_NEG, BF_NEG, BF_NEG)) {
+            FWD_L3(BF_NEG, BF_NEG, BF_NEG);
+            return;
+        }
+        switch (key) {
         case KEY3(0, 0, 0): FWD_L3(0, 0, 0); break;
         case KEY3(1, 0, 0): FWD_L3(1, 0, 0); break;
         case KEY3(0, 1, 0): FWD_L3(0, 1, 0); break;
@@ -461,18 +467,27 @@ static void fwd_pass_ifma(const hg_prime *p, const vconst *c, uint64_t *a, const
     }
     const vec k1 = vset(pl->k[s]);
     if (stages == 1) {
-        switch (m1) {
-        case BF_PRE | BF_NEG: FWD_R2(BF_PRE | BF_NEG); break;
-        case BF_NEG: FWD_R2(BF_NEG); break;
-        case 0: FWD_R2(0); break;
-        default: FWD_R2(BF_CORR); break;
-        }
+        if (ifma && m1 == (BF_PRE | BF_NEG))
+            FWD_R2(BF_PRE | BF_NEG);
+        else if (ifma && m1 == BF_NEG)
+            FWD_R2(BF_NEG);
+        else if (m1)
+            FWD_R2(BF_CORR);
+        else
+            FWD_R2(0);
         return;
     }
     const vec k2 = vset(pl->k[s + 1]);
-    switch (KEY2(m1, pl->mode[s + 1])) {
-    case KEY2(BF_PRE | BF_NEG, BF_NEG): FWD_R4(BF_PRE | BF_NEG, BF_NEG); break;
-    case KEY2(BF_NEG, BF_NEG): FWD_R4(BF_NEG, BF_NEG); break;
+    const int key = KEY2(m1, pl->mode[s + 1]);
+    if (ifma && key == KEY2(BF_PRE | BF_NEG, BF_NEG)) {
+        FWD_R4(BF_PRE | BF_NEG, BF_NEG);
+        return;
+    }
+    if (ifma && key == KEY2(BF_NEG, BF_NEG)) {
+        FWD_R4(BF_NEG, BF_NEG);
+        return;
+    }
+    switch (key) {
     case KEY2(0, 0): FWD_R4(0, 0); break;
     case KEY2(1, 0): FWD_R4(1, 0); break;
     case KEY2(0, 1): FWD_R4(0, 1); break;
@@ -484,25 +499,19 @@ static void fwd_pass_ifma(const hg_prime *p, const vconst *c, uint64_t *a, const
 #undef FWD_R4
 #undef FWD_L3
 
-INLINE void fwd_pass_64_body(const hg_prime *p, const vconst *c, uint64_t *a, const plan *pl,
-                             int s, int stages, size_t e0, size_t e1, int tc) {
-    const uint64_t *ws = p->root_shoup;
-    if (stages == 3)
-        fwd_last3(p, c, a, e0, e1, ws, pl, BF_CORR, BF_CORR, BF_CORR, 0, tc);
-    else if (stages == 1)
-        fwd_radix2(p, c, a, s, e0, e1, ws, c->toff, BF_CORR, 0, tc);
-    else
-        fwd_radix4(p, c, a, s, e0, e1, ws, c->toff, c->toff, BF_CORR, BF_CORR, 0, tc);
+static void fwd_pass_ifma(const hg_prime *p, const vconst *c, uint64_t *a, const plan *pl, int s,
+                          int stages, size_t e0, size_t e1) {
+    fwd_pass_any(p, c, a, pl, s, stages, e0, e1, 1, 0);
 }
 
 static void fwd_pass_64(const hg_prime *p, const vconst *c, uint64_t *a, const plan *pl, int s,
                         int stages, size_t e0, size_t e1) {
-    fwd_pass_64_body(p, c, a, pl, s, stages, e0, e1, 0);
+    fwd_pass_any(p, c, a, pl, s, stages, e0, e1, 0, 0);
 }
 
 static void fwd_pass_64tc(const hg_prime *p, const vconst *c, uint64_t *a, const plan *pl, int s,
                           int stages, size_t e0, size_t e1) {
-    fwd_pass_64_body(p, c, a, pl, s, stages, e0, e1, 1);
+    fwd_pass_any(p, c, a, pl, s, stages, e0, e1, 0, 1);
 }
 
 /* Coefficients per block of the cache-blocked order: the first stages run over the whole
@@ -546,10 +555,13 @@ static void ntt_forward_avx512(const hg_prime *p, uint64_t *a) {
         hg_kernels_portable.ntt_forward(p, a);
         return;
     }
-    const int tc = p->mod.q >= (1ull << 61);
-    const vconst c = vconst_init(p->mod.q, 0, tc);
+    /* fwd_final reduces from below 16q (8q with tc). */
+    const uint64_t q = p->mod.q;
+    const int tc = q >= (1ull << 61);
+    const vconst c = vconst_init(q, 0, tc);
+    const uint64_t bmax = UINT64_MAX / q;
     plan pl = {{0}, {0}};
-    plan_64(tc ? 2 * p->mod.q : 4 * p->mod.q, p->log_n, &pl);
+    fwd_plan(q, p->log_n, tc ? 2 : 4, bmax < (tc ? 8 : 16) ? bmax : (tc ? 8 : 16), &pl);
     fwd_run(p, &c, a, &pl, tc ? fwd_pass_64tc : fwd_pass_64);
 }
 
@@ -710,13 +722,13 @@ INLINE void inv_final4(const hg_prime *p, const vconst *cp, uint64_t *a, const u
 typedef void inv_pass_fn(const hg_prime *p, const vconst *c, uint64_t *a, const plan *pl, int s,
                          int stages, size_t e0, size_t e1);
 
-#define INV_R2(md) inv_radix2(p, c, a, s, e0, e1, ws, k1, md, 1, 0)
-#define INV_R4(m1, m2) inv_radix4(p, c, a, s, e0, e1, ws, k1, k2, m1, m2, 1, 0)
-#define INV_F3(m1, m2, m3) inv_first3(p, c, a, e0, e1, ws, pl, m1, m2, m3, 1, 0)
+#define INV_R2(md) inv_radix2(p, c, a, s, e0, e1, ws, k1, md, ifma, tc)
+#define INV_R4(m1, m2) inv_radix4(p, c, a, s, e0, e1, ws, k1, k2, m1, m2, ifma, tc)
+#define INV_F3(m1, m2, m3) inv_first3(p, c, a, e0, e1, ws, pl, m1, m2, m3, ifma, tc)
 
-static void inv_pass_ifma(const hg_prime *p, const vconst *c, uint64_t *a, const plan *pl, int s,
-                          int stages, size_t e0, size_t e1) {
-    const uint64_t *ws = p->iroot_shoup52;
+INLINE void inv_pass_any(const hg_prime *p, const vconst *c, uint64_t *a, const plan *pl, int s,
+                         int stages, size_t e0, size_t e1, int ifma, int tc) {
+    const uint64_t *ws = ifma ? p->iroot_shoup52 : p->iroot_shoup;
     const int m1 = pl->mode[s];
     const vec k1 = vset(pl->k[s]);
     switch (stages) {
@@ -748,12 +760,12 @@ static void inv_pass_ifma(const hg_prime *p, const vconst *c, uint64_t *a, const
         }
         break;
     }
-    case -1: inv_final2(p, c, a, k1, 1); break;
+    case -1: inv_final2(p, c, a, k1, ifma); break;
     default:
         if (m1)
-            inv_final4(p, c, a, ws, k1, vset(pl->k[s + 1]), BF_CORR, 1, 0);
+            inv_final4(p, c, a, ws, k1, vset(pl->k[s + 1]), BF_CORR, ifma, tc);
         else
-            inv_final4(p, c, a, ws, k1, vset(pl->k[s + 1]), 0, 1, 0);
+            inv_final4(p, c, a, ws, k1, vset(pl->k[s + 1]), 0, ifma, tc);
         break;
     }
 }
@@ -762,27 +774,19 @@ static void inv_pass_ifma(const hg_prime *p, const vconst *c, uint64_t *a, const
 #undef INV_R4
 #undef INV_F3
 
-INLINE void inv_pass_64_body(const hg_prime *p, const vconst *c, uint64_t *a, int s, int stages,
-                             size_t e0, size_t e1, const plan *pl, int tc) {
-    const uint64_t *ws = p->iroot_shoup;
-    const vec k = c->toff;
-    switch (stages) {
-    case 3: inv_first3(p, c, a, e0, e1, ws, pl, BF_CORR, BF_CORR, BF_CORR, 0, tc); break;
-    case 1: inv_radix2(p, c, a, s, e0, e1, ws, k, BF_CORR, 0, tc); break;
-    case 2: inv_radix4(p, c, a, s, e0, e1, ws, k, k, BF_CORR, BF_CORR, 0, tc); break;
-    case -1: inv_final2(p, c, a, k, 0); break;
-    default: inv_final4(p, c, a, ws, k, k, BF_CORR, 0, tc); break;
-    }
+static void inv_pass_ifma(const hg_prime *p, const vconst *c, uint64_t *a, const plan *pl, int s,
+                          int stages, size_t e0, size_t e1) {
+    inv_pass_any(p, c, a, pl, s, stages, e0, e1, 1, 0);
 }
 
 static void inv_pass_64(const hg_prime *p, const vconst *c, uint64_t *a, const plan *pl, int s,
                         int stages, size_t e0, size_t e1) {
-    inv_pass_64_body(p, c, a, s, stages, e0, e1, pl, 0);
+    inv_pass_any(p, c, a, pl, s, stages, e0, e1, 0, 0);
 }
 
 static void inv_pass_64tc(const hg_prime *p, const vconst *c, uint64_t *a, const plan *pl, int s,
                           int stages, size_t e0, size_t e1) {
-    inv_pass_64_body(p, c, a, s, stages, e0, e1, pl, 1);
+    inv_pass_any(p, c, a, pl, s, stages, e0, e1, 0, 1);
 }
 
 /* Stages [s0, s1) on coefficients [e0, e1), two at a time; s1 = log N includes the last stage
@@ -830,7 +834,7 @@ static void ntt_inverse_ifma(const hg_prime *p, uint64_t *a) {
     }
     const vconst c = vconst_init(p->mod.q, 1, 0);
     plan pl = {{0}, {0}};
-    inv_plan_ifma(p->mod.q, p->log_n, &pl);
+    inv_plan(p->mod.q, p->log_n, 2, (1ull << 51) / p->mod.q, &pl);
     inv_run(p, &c, a, &pl, inv_pass_ifma);
 }
 
@@ -842,7 +846,7 @@ static void ntt_inverse_avx512(const hg_prime *p, uint64_t *a) {
     const int tc = p->mod.q >= (1ull << 61);
     const vconst c = vconst_init(p->mod.q, 0, tc);
     plan pl = {{0}, {0}};
-    plan_64(tc ? 2 * p->mod.q : 4 * p->mod.q, p->log_n, &pl);
+    inv_plan(p->mod.q, p->log_n, tc ? 2 : 4, (1ull << 63) / p->mod.q, &pl);
     inv_run(p, &c, a, &pl, tc ? inv_pass_64tc : inv_pass_64);
 }
 
@@ -897,21 +901,57 @@ static void add_scalar_v(const hg_prime *p, const uint64_t *a, uint64_t cst, uin
     FOR_EACH_VEC(n, i, m, { vstore_m(out + i, m, csub(vadd(vload_m(a + i, m), cv), q)); });
 }
 
-/* x mod q for any 64-bit x (Barrett with ratio = floor(2^64 / q)): the exact quotient
- * estimate leaves x - est q in [0, 2q), the approximate one up to 2 short in [0, 4q). */
+/* x mod q, lazily in [0, 4q), for any 64-bit x (Barrett with ratio = floor(2^64 / q)): the exact
+ * quotient estimate leaves x - est q in [0, 2q), the approximate one up to 2 short. */
 INLINE vec reduce64_lazy(const vconst *c, vec x, vec ratio, vec ratio_h) {
     vec est = mulhi_approx(x, ratio, ratio_h);
     return vsub(x, _mm512_mullo_epi64(est, c->q));
 }
 
-INLINE vec reduce64(const vconst *c, vec x, vec ratio, vec ratio_h) {
-    return csub(csub(reduce64_lazy(c, x, ratio, ratio_h), c->two_q), c->q);
+/* x mod q for q > 2^32, where ratio < 2^32: floor(x ratio / 2^64) is exactly
+ * floor((xh ratio + floor(xl ratio / 2^32)) / 2^32), and the sum is at most
+ * (2^32 - 1)^2 + 2^32 - 1 < 2^64. The exact quotient leaves [0, 2q). */
+INLINE vec reduce64_big(const vconst *c, vec x, vec ratio) {
+    vec hi = _mm512_mul_epu32(_mm512_srli_epi64(x, 32), ratio);
+    vec est = _mm512_srli_epi64(vadd(hi, _mm512_srli_epi64(_mm512_mul_epu32(x, ratio), 32)), 32);
+    return csub(vsub(x, _mm512_mullo_epi64(est, c->q)), c->q);
 }
 
-static void reduce_v(const hg_prime *p, const uint64_t *a, uint64_t *out, size_t n) {
+INLINE void reduce_64_body(const hg_prime *p, const uint64_t *a, uint64_t *out, size_t n,
+                           int big) {
     const vconst c = vconst_init(p->mod.q, 0, 0);
     const vec ratio = vset(p->mod.ratio_hi), ratio_h = vset(p->mod.ratio_hi >> 32);
-    FOR_EACH_VEC(n, i, m, { vstore_m(out + i, m, reduce64(&c, vload_m(a + i, m), ratio, ratio_h)); });
+    FOR_EACH_VEC(n, i, m, {
+        vec x = vload_m(a + i, m);
+        x = big ? reduce64_big(&c, x, ratio)
+                : csub(csub(reduce64_lazy(&c, x, ratio, ratio_h), c.two_q), c.q);
+        vstore_m(out + i, m, x);
+    });
+}
+
+static void reduce_64(const hg_prime *p, const uint64_t *a, uint64_t *out, size_t n) {
+    if (p->mod.q > (1ull << 32))
+        reduce_64_body(p, a, out, n, 1);
+    else
+        reduce_64_body(p, a, out, n, 0);
+}
+
+/* x mod q under IFMA: with x = xh 2^40 + xl, xh 2^40 = xh (2^40 mod q) and the Shoup product
+ * by c40 = 2^40 mod q (constant floor(c40 2^52 / q), xh < 2^24) is added onto xl:
+ * x' = xl + [0, 2q) < 2^40 + 2^51, right modulo 2^52. A Shoup product by 1 then brings it
+ * to [0, 2q). */
+static void reduce_ifma(const hg_prime *p, const uint64_t *a, uint64_t *out, size_t n) {
+    const vconst c = vconst_init(p->mod.q, 1, 0);
+    const vec c40 = vset(p->pow40), c40s = vset(p->pow40_shoup52), one52 = vset(p->one_shoup52);
+    const vec lo40 = vset((1ull << 40) - 1);
+    FOR_EACH_VEC(n, i, m, {
+        vec x = vload_m(a + i, m);
+        vec xh = _mm512_srli_epi64(x, 40);
+        vec est = _mm512_madd52hi_epu64(c.zero, xh, c40s);
+        x = _mm512_madd52lo_epu64(_mm512_and_si512(x, lo40), xh, c40);
+        x = _mm512_madd52lo_epu64(x, est, c.negq);
+        vstore_m(out + i, m, fwd_final(&c, x, one52, 1, 0));
+    });
 }
 
 /* ---- element-wise products, 64-bit lanes -------------------------------------------------- */
@@ -926,13 +966,15 @@ static void mul_scalar_64(const hg_prime *p, const uint64_t *a, uint64_t w, uint
     });
 }
 
-/* a b mod q in [0, 3q) for a, b < q < 2^62 with k = bits(q) in [33, 62] (Barrett). The
- * product P = hh 2^64 + (lh + hl) 2^32 + ll from 32-bit halves; lh + hl < 2^63 because the high
- * halves are below 2^30. x = floor(P / 2^(k-1)) < 2^63 is assembled from hh and
+/* a b mod q for a, b < q < 2^62 with k = bits(q) in [33, 62] (Barrett). The product
+ * P = hh 2^64 + (lh + hl) 2^32 + ll from 32-bit halves; lh + hl < 2^63 because the high halves
+ * are below 2^30. x = floor(P / 2^(k-1)) < 2^63 is assembled from hh and
  * t = floor(P / 2^32) - hh 2^32; then Q = floor(x mu / 2^64) with mu = floor(2^(k+63) / q)
  * is at most 2 below floor(P / q) (errors: < 1 from x, P / 2^(k+63) <= 1/2 from mu, 1 from the
- * final floor), so P - Q q < 3q < 2^64 and is exact modulo 2^64. */
-INLINE vec mul_barrett64(const vconst *c, vec a, vec b, vec mu, vec muh, vec sh_hi, vec sh_t) {
+ * final floor), so P - Q q < 3q < 2^64 and is exact modulo 2^64. For k <= 61 the quotient of
+ * mulhi_approx, up to 2 lower, leaves P - Q q < 5q < 2^64: fine too. */
+INLINE vec mul_barrett64(const vconst *c, vec a, vec b, vec mu, vec muh, vec sh_hi, vec sh_t,
+                         int exact) {
     vec ah = _mm512_srli_epi64(a, 32), bh = _mm512_srli_epi64(b, 32);
     vec ll = _mm512_mul_epu32(a, b);
     vec mid = vadd(_mm512_mul_epu32(a, bh), _mm512_mul_epu32(ah, b));
@@ -940,62 +982,81 @@ INLINE vec mul_barrett64(const vconst *c, vec a, vec b, vec mu, vec muh, vec sh_
     vec t = vadd(mid, _mm512_srli_epi64(ll, 32));
     vec lo = vadd(ll, _mm512_slli_epi64(mid, 32));
     vec x = vadd(_mm512_sllv_epi64(hh, sh_hi), _mm512_srlv_epi64(t, sh_t));
-    vec quot = mulhi_exact(x, mu, muh);
+    vec quot = exact ? mulhi_exact(x, mu, muh) : mulhi_approx(x, mu, muh);
     return vsub(lo, _mm512_mullo_epi64(quot, c->q));
 }
 
-/* a b mod q in [0, 4q). For q < 2^32 the product fits in 64 bits and reduce64_lazy applies. */
-INLINE vec mul64_lazy(const vconst *c, vec a, vec b, int small, vec p1, vec p2, vec p3,
-                      vec p4) {
-    if (small)
+/* The three cases of a product on 64-bit lanes, with the range of a b mod q they leave. */
+enum {
+    MUL_SMALL, /* q < 2^32: P fits in 64 bits, reduce64_lazy: [0, 4q) */
+    MUL_MID,   /* k in [33, 61]: approximate quotient, [0, 5q) */
+    MUL_BIG,   /* k = 62: exact quotient, [0, 3q) */
+};
+
+INLINE vec mul64_lazy(const vconst *c, vec a, vec b, int kind, vec p1, vec p2, vec p3, vec p4) {
+    if (kind == MUL_SMALL)
         return reduce64_lazy(c, _mm512_mul_epu32(a, b), p1, p2);
-    return mul_barrett64(c, a, b, p1, p2, p3, p4);
+    return mul_barrett64(c, a, b, p1, p2, p3, p4, kind == MUL_BIG);
+}
+
+/* A product from mul64_lazy brought to [0, 2q). */
+INLINE vec mul64_2q(const vconst *c, vec r, int kind) {
+    if (kind == MUL_MID)
+        r = csub(r, c->four_q);
+    return csub(r, c->two_q);
 }
 
 /* Constants of mul64_lazy: (ratio, ratio >> 32) for small q, else (mu, mu >> 32, 65 - k,
- * k - 33); `small` is the flag of the caller. */
-#define MUL64_CONSTS(p)                                                                        \
-    const vec p1 = vset(small ? (p)->mod.ratio_hi : (p)->mu64);                                \
-    const vec p2 = vset((small ? (p)->mod.ratio_hi : (p)->mu64) >> 32);                        \
-    const vec p3 = vset(small ? 0 : (uint64_t)(65 - (p)->mod.bits));                           \
-    const vec p4 = vset(small ? 0 : (uint64_t)((p)->mod.bits - 33))
+ * k - 33). */
+#define MUL64_CONSTS(p, kind)                                                                  \
+    const int small_ = (kind) == MUL_SMALL;                                                    \
+    const vec p1 = vset(small_ ? (p)->mod.ratio_hi : (p)->mu64);                               \
+    const vec p2 = vset((small_ ? (p)->mod.ratio_hi : (p)->mu64) >> 32);                       \
+    const vec p3 = vset(small_ ? 0 : (uint64_t)(65 - (p)->mod.bits));                          \
+    const vec p4 = vset(small_ ? 0 : (uint64_t)((p)->mod.bits - 33))
+
+INLINE int mul64_kind(const hg_prime *p) {
+    return p->mod.bits <= 32 ? MUL_SMALL : p->mod.bits <= 61 ? MUL_MID : MUL_BIG;
+}
 
 INLINE void mul_64_body(const hg_prime *p, const uint64_t *a, const uint64_t *b, uint64_t *out,
-                        size_t n, int small) {
+                        size_t n, int kind) {
     const vconst c = vconst_init(p->mod.q, 0, 0);
-    MUL64_CONSTS(p);
+    MUL64_CONSTS(p, kind);
     FOR_EACH_VEC(n, i, m, {
-        vec r = mul64_lazy(&c, vload_m(a + i, m), vload_m(b + i, m), small, p1, p2, p3, p4);
-        vstore_m(out + i, m, csub(csub(r, c.two_q), c.q));
+        vec r = mul64_lazy(&c, vload_m(a + i, m), vload_m(b + i, m), kind, p1, p2, p3, p4);
+        vstore_m(out + i, m, csub(mul64_2q(&c, r, kind), c.q));
     });
 }
 
 static void mul_64(const hg_prime *p, const uint64_t *a, const uint64_t *b, uint64_t *out,
                    size_t n) {
-    if (p->mod.bits <= 32)
-        mul_64_body(p, a, b, out, n, 1);
-    else
-        mul_64_body(p, a, b, out, n, 0);
+    switch (mul64_kind(p)) {
+    case MUL_SMALL: mul_64_body(p, a, b, out, n, MUL_SMALL); break;
+    case MUL_MID: mul_64_body(p, a, b, out, n, MUL_MID); break;
+    default: mul_64_body(p, a, b, out, n, MUL_BIG); break;
+    }
 }
 
+/* acc + (a b mod q, in [0, 2q)) < 3q: two corrections. */
 INLINE void mul_add_64_body(const hg_prime *p, const uint64_t *a, const uint64_t *b,
-                            uint64_t *acc, size_t n, int small) {
+                            uint64_t *acc, size_t n, int kind) {
     const vconst c = vconst_init(p->mod.q, 0, 0);
-    MUL64_CONSTS(p);
+    MUL64_CONSTS(p, kind);
     FOR_EACH_VEC(n, i, m, {
-        /* acc + r < 5q: bring r to [0, 2q) first so that the sum stays below 3q. */
-        vec r = mul64_lazy(&c, vload_m(a + i, m), vload_m(b + i, m), small, p1, p2, p3, p4);
-        r = vadd(vload_m(acc + i, m), csub(r, c.two_q));
+        vec r = mul64_lazy(&c, vload_m(a + i, m), vload_m(b + i, m), kind, p1, p2, p3, p4);
+        r = vadd(vload_m(acc + i, m), mul64_2q(&c, r, kind));
         vstore_m(acc + i, m, csub(csub(r, c.two_q), c.q));
     });
 }
 
 static void mul_add_64(const hg_prime *p, const uint64_t *a, const uint64_t *b, uint64_t *acc,
                        size_t n) {
-    if (p->mod.bits <= 32)
-        mul_add_64_body(p, a, b, acc, n, 1);
-    else
-        mul_add_64_body(p, a, b, acc, n, 0);
+    switch (mul64_kind(p)) {
+    case MUL_SMALL: mul_add_64_body(p, a, b, acc, n, MUL_SMALL); break;
+    case MUL_MID: mul_add_64_body(p, a, b, acc, n, MUL_MID); break;
+    default: mul_add_64_body(p, a, b, acc, n, MUL_BIG); break;
+    }
 }
 
 /* ---- element-wise products, IFMA ---------------------------------------------------------- */
@@ -1056,7 +1117,7 @@ const hg_ring_kernels hg_kernels_avx512 = {
     .mul_scalar = mul_scalar_64,
     .mul = mul_64,
     .mul_add = mul_add_64,
-    .reduce = reduce_v,
+    .reduce = reduce_64,
 };
 
 const hg_ring_kernels hg_kernels_ifma = {
@@ -1070,5 +1131,5 @@ const hg_ring_kernels hg_kernels_ifma = {
     .mul_scalar = mul_scalar_ifma,
     .mul = mul_ifma_v,
     .mul_add = mul_add_ifma_v,
-    .reduce = reduce_v,
+    .reduce = reduce_ifma,
 };

@@ -121,6 +121,8 @@ hg_status hg_prime_init_simd(hg_prime *p, uint64_t q, size_t n, hg_simd simd) {
         p->last_w_shoup52 = shoup52(p->last_w, q);
         p->one_shoup52 = shoup52(1, q);
         p->mu52 = (uint64_t)(((hg_u128)1 << (m->bits + 51)) / q);
+        p->pow40 = (1ull << 40) % q;
+        p->pow40_shoup52 = shoup52(p->pow40, q);
     }
     if (m->bits >= 33)
         p->mu64 = (uint64_t)(((hg_u128)1 << (m->bits + 63)) / q);

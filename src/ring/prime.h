@@ -75,10 +75,11 @@ typedef struct hg_prime {
     /* iroot[1] * n_inv, for the last inverse stage with the scaling by 1/N folded in. */
     uint64_t last_w, last_w_shoup, last_w_shoup52;
     /* Constants of the vector kernels, with k = bits(q): when q < 2^50, one_shoup52 =
-     * floor(2^52 / q) (reduction of a 52-bit value) and mu52 = floor(2^(k+51) / q) (Barrett on
-     * 52-bit limbs); when k >= 33, mu64 = floor(2^(k+63) / q) (Barrett on 64-bit lanes). The
-     * NTT of the vector paths reads only the tables above. */
-    uint64_t one_shoup52, mu52, mu64;
+     * floor(2^52 / q) (reduction of a 52-bit value), mu52 = floor(2^(k+51) / q) (Barrett on
+     * 52-bit limbs), pow40 = 2^40 mod q and pow40_shoup52 = floor(pow40 2^52 / q) (reduction
+     * of a 64-bit word); when k >= 33, mu64 = floor(2^(k+63) / q) (Barrett on 64-bit lanes).
+     * The NTT of the vector paths reads only the tables above. */
+    uint64_t one_shoup52, mu52, pow40, pow40_shoup52, mu64;
     const hg_ring_kernels *k;
 } hg_prime;
 
