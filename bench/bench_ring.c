@@ -17,9 +17,8 @@
 #include <time.h>
 
 enum { K_FWD, K_INV, K_ADD, K_SUB, K_NEG, K_ADDS, K_MULS, K_MUL, K_MULADD, K_RED, K_COUNT };
-static const char *const kernel_names[K_COUNT] = {"ntt_fwd", "ntt_inv", "add",     "sub",
-                                                  "neg",     "add_s",   "mul_s",   "mul",
-                                                  "mul_add", "reduce"};
+static const char *const kernel_names[K_COUNT] = {"ntt_fwd", "ntt_inv", "add", "sub",     "neg",
+                                                  "add_s",   "mul_s",   "mul", "mul_add", "reduce"};
 
 typedef struct bench_data {
     const hg_prime *p;
@@ -38,16 +37,36 @@ static void run_kernel(int k, const bench_data *d) {
     const hg_ring_kernels *kt = p->k;
     size_t n = p->n;
     switch (k) {
-    case K_FWD: kt->ntt_forward(p, d->c); break;
-    case K_INV: kt->ntt_inverse(p, d->c); break;
-    case K_ADD: kt->add(p, d->a, d->b, d->c, n); break;
-    case K_SUB: kt->sub(p, d->a, d->b, d->c, n); break;
-    case K_NEG: kt->neg(p, d->a, d->c, n); break;
-    case K_ADDS: kt->add_scalar(p, d->a, d->w, d->c, n); break;
-    case K_MULS: kt->mul_scalar(p, d->a, d->w, d->ws, d->c, n); break;
-    case K_MUL: kt->mul(p, d->a, d->b, d->c, n); break;
-    case K_MULADD: kt->mul_add(p, d->a, d->b, d->c, n); break;
-    case K_RED: kt->reduce(p, d->big, d->c, n); break;
+    case K_FWD:
+        kt->ntt_forward(p, d->c);
+        break;
+    case K_INV:
+        kt->ntt_inverse(p, d->c);
+        break;
+    case K_ADD:
+        kt->add(p, d->a, d->b, d->c, n);
+        break;
+    case K_SUB:
+        kt->sub(p, d->a, d->b, d->c, n);
+        break;
+    case K_NEG:
+        kt->neg(p, d->a, d->c, n);
+        break;
+    case K_ADDS:
+        kt->add_scalar(p, d->a, d->w, d->c, n);
+        break;
+    case K_MULS:
+        kt->mul_scalar(p, d->a, d->w, d->ws, d->c, n);
+        break;
+    case K_MUL:
+        kt->mul(p, d->a, d->b, d->c, n);
+        break;
+    case K_MULADD:
+        kt->mul_add(p, d->a, d->b, d->c, n);
+        break;
+    case K_RED:
+        kt->reduce(p, d->big, d->c, n);
+        break;
     }
 }
 

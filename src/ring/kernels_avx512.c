@@ -173,8 +173,7 @@ INLINE tw tw_x2(const uint64_t *w, const uint64_t *ws, size_t k, int ifma) {
 /* Twiddles k .. k+3, repeated twice. */
 INLINE tw tw_x4(const uint64_t *w, const uint64_t *ws, size_t k, int ifma) {
     return tw_finish(_mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(w + k))),
-                     _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(ws + k))),
-                     ifma);
+                     _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(ws + k))), ifma);
 }
 /* Twiddles k .. k+7. */
 INLINE tw tw_x8(const uint64_t *w, const uint64_t *ws, size_t k, int ifma) {
@@ -409,20 +408,17 @@ INLINE void fwd_last3(const hg_prime *p, const vconst *cp, uint64_t *a, size_t e
         }
         for (int u = 0; u < UNROLL; u++) {
             size_t g = g0 + (size_t)u;
-            fwd_bf(c, &x[u], &y[u], tw_x2(p->root, wst, n / 8 + 2 * g, ifma), k1, mode1, ifma,
-                   tc);
+            fwd_bf(c, &x[u], &y[u], tw_x2(p->root, wst, n / 8 + 2 * g, ifma), k1, mode1, ifma, tc);
             interleave(&x[u], &y[u], lo, hi);
         }
         for (int u = 0; u < UNROLL; u++) {
             size_t g = g0 + (size_t)u;
-            fwd_bf(c, &x[u], &y[u], tw_x4(p->root, wst, n / 4 + 4 * g, ifma), k2, mode2, ifma,
-                   tc);
+            fwd_bf(c, &x[u], &y[u], tw_x4(p->root, wst, n / 4 + 4 * g, ifma), k2, mode2, ifma, tc);
             interleave(&x[u], &y[u], lo, hi);
         }
         for (int u = 0; u < UNROLL; u++) {
             size_t g = g0 + (size_t)u;
-            fwd_bf(c, &x[u], &y[u], tw_x8(p->root, wst, n / 2 + 8 * g, ifma), k3, mode3, ifma,
-                   tc);
+            fwd_bf(c, &x[u], &y[u], tw_x8(p->root, wst, n / 2 + 8 * g, ifma), k3, mode3, ifma, tc);
             x[u] = fwd_final(c, x[u], one52, ifma, tc);
             y[u] = fwd_final(c, y[u], one52, ifma, tc);
             interleave(&x[u], &y[u], lo, hi);
@@ -437,6 +433,8 @@ INLINE void fwd_last3(const hg_prime *p, const vconst *cp, uint64_t *a, size_t e
 typedef void fwd_pass_fn(const hg_prime *p, const vconst *c, uint64_t *a, const plan *pl, int s,
                          int stages, size_t e0, size_t e1);
 
+/* The instances below read as tables, one line each. */
+/* clang-format off */
 #define FWD_R2(md) fwd_radix2(p, c, a, s, e0, e1, ws, k1, md, ifma, tc)
 #define FWD_R4(m1, m2) fwd_radix4(p, c, a, s, e0, e1, ws, k1, k2, m1, m2, ifma, tc)
 #define FWD_L3(m1, m2, m3) fwd_last3(p, c, a, e0, e1, ws, pl, m1, m2, m3, ifma, tc)
@@ -498,6 +496,7 @@ INLINE void fwd_pass_any(const hg_prime *p, const vconst *c, uint64_t *a, const 
 #undef FWD_R2
 #undef FWD_R4
 #undef FWD_L3
+/* clang-format on */
 
 static void fwd_pass_ifma(const hg_prime *p, const vconst *c, uint64_t *a, const plan *pl, int s,
                           int stages, size_t e0, size_t e1) {
@@ -592,20 +591,17 @@ INLINE void inv_first3(const hg_prime *p, const vconst *cp, uint64_t *a, size_t 
             x[u] = vload(a + 16 * g);
             y[u] = vload(a + 16 * g + 8);
             interleave(&x[u], &y[u], ev, od);
-            inv_bf(c, &x[u], &y[u], tw_x8(p->iroot, wst, n / 2 + 8 * g, ifma), k1, mode1, ifma,
-                   tc);
+            inv_bf(c, &x[u], &y[u], tw_x8(p->iroot, wst, n / 2 + 8 * g, ifma), k1, mode1, ifma, tc);
         }
         for (int u = 0; u < UNROLL; u++) {
             size_t g = g0 + (size_t)u;
             interleave(&x[u], &y[u], ev, od);
-            inv_bf(c, &x[u], &y[u], tw_x4(p->iroot, wst, n / 4 + 4 * g, ifma), k2, mode2, ifma,
-                   tc);
+            inv_bf(c, &x[u], &y[u], tw_x4(p->iroot, wst, n / 4 + 4 * g, ifma), k2, mode2, ifma, tc);
         }
         for (int u = 0; u < UNROLL; u++) {
             size_t g = g0 + (size_t)u;
             interleave(&x[u], &y[u], ev, od);
-            inv_bf(c, &x[u], &y[u], tw_x2(p->iroot, wst, n / 8 + 2 * g, ifma), k3, mode3, ifma,
-                   tc);
+            inv_bf(c, &x[u], &y[u], tw_x2(p->iroot, wst, n / 8 + 2 * g, ifma), k3, mode3, ifma, tc);
         }
         for (int u = 0; u < UNROLL; u++) {
             size_t g = g0 + (size_t)u;
@@ -722,6 +718,7 @@ INLINE void inv_final4(const hg_prime *p, const vconst *cp, uint64_t *a, const u
 typedef void inv_pass_fn(const hg_prime *p, const vconst *c, uint64_t *a, const plan *pl, int s,
                          int stages, size_t e0, size_t e1);
 
+/* clang-format off */
 #define INV_R2(md) inv_radix2(p, c, a, s, e0, e1, ws, k1, md, ifma, tc)
 #define INV_R4(m1, m2) inv_radix4(p, c, a, s, e0, e1, ws, k1, k2, m1, m2, ifma, tc)
 #define INV_F3(m1, m2, m3) inv_first3(p, c, a, e0, e1, ws, pl, m1, m2, m3, ifma, tc)
@@ -773,6 +770,7 @@ INLINE void inv_pass_any(const hg_prime *p, const vconst *c, uint64_t *a, const 
 #undef INV_R2
 #undef INV_R4
 #undef INV_F3
+/* clang-format on */
 
 static void inv_pass_ifma(const hg_prime *p, const vconst *c, uint64_t *a, const plan *pl, int s,
                           int stages, size_t e0, size_t e1) {
@@ -854,17 +852,17 @@ static void ntt_inverse_avx512(const hg_prime *p, uint64_t *a) {
 
 /* The loops below run whole registers, then the last n mod 8 words with masked loads and
  * stores (masked-off lanes are neither read nor written). */
-#define FOR_EACH_VEC(n, i, m, BODY)                                                            \
-    do {                                                                                       \
-        size_t i = 0;                                                                          \
-        __mmask8 m = 0xff;                                                                     \
-        for (; i + 8 <= (n); i += 8) {                                                         \
-            BODY;                                                                              \
-        }                                                                                      \
-        if (i < (n)) {                                                                         \
-            m = tail_mask((n) - i);                                                            \
-            BODY;                                                                              \
-        }                                                                                      \
+#define FOR_EACH_VEC(n, i, m, BODY)                                                                \
+    do {                                                                                           \
+        size_t i = 0;                                                                              \
+        __mmask8 m = 0xff;                                                                         \
+        for (; i + 8 <= (n); i += 8) {                                                             \
+            BODY;                                                                                  \
+        }                                                                                          \
+        if (i < (n)) {                                                                             \
+            m = tail_mask((n)-i);                                                                  \
+            BODY;                                                                                  \
+        }                                                                                          \
     } while (0)
 
 static void add_v(const hg_prime *p, const uint64_t *a, const uint64_t *b, uint64_t *out,
@@ -917,8 +915,7 @@ INLINE vec reduce64_big(const vconst *c, vec x, vec ratio) {
     return csub(vsub(x, _mm512_mullo_epi64(est, c->q)), c->q);
 }
 
-INLINE void reduce_64_body(const hg_prime *p, const uint64_t *a, uint64_t *out, size_t n,
-                           int big) {
+INLINE void reduce_64_body(const hg_prime *p, const uint64_t *a, uint64_t *out, size_t n, int big) {
     const vconst c = vconst_init(p->mod.q, 0, 0);
     const vec ratio = vset(p->mod.ratio_hi), ratio_h = vset(p->mod.ratio_hi >> 32);
     FOR_EACH_VEC(n, i, m, {
@@ -1008,11 +1005,11 @@ INLINE vec mul64_2q(const vconst *c, vec r, int kind) {
 
 /* Constants of mul64_lazy: (ratio, ratio >> 32) for small q, else (mu, mu >> 32, 65 - k,
  * k - 33). */
-#define MUL64_CONSTS(p, kind)                                                                  \
-    const int small_ = (kind) == MUL_SMALL;                                                    \
-    const vec p1 = vset(small_ ? (p)->mod.ratio_hi : (p)->mu64);                               \
-    const vec p2 = vset((small_ ? (p)->mod.ratio_hi : (p)->mu64) >> 32);                       \
-    const vec p3 = vset(small_ ? 0 : (uint64_t)(65 - (p)->mod.bits));                          \
+#define MUL64_CONSTS(p, kind)                                                                      \
+    const int small_ = (kind) == MUL_SMALL;                                                        \
+    const vec p1 = vset(small_ ? (p)->mod.ratio_hi : (p)->mu64);                                   \
+    const vec p2 = vset((small_ ? (p)->mod.ratio_hi : (p)->mu64) >> 32);                           \
+    const vec p3 = vset(small_ ? 0 : (uint64_t)(65 - (p)->mod.bits));                              \
     const vec p4 = vset(small_ ? 0 : (uint64_t)((p)->mod.bits - 33))
 
 INLINE int mul64_kind(const hg_prime *p) {
@@ -1031,16 +1028,18 @@ INLINE void mul_64_body(const hg_prime *p, const uint64_t *a, const uint64_t *b,
 
 static void mul_64(const hg_prime *p, const uint64_t *a, const uint64_t *b, uint64_t *out,
                    size_t n) {
-    switch (mul64_kind(p)) {
-    case MUL_SMALL: mul_64_body(p, a, b, out, n, MUL_SMALL); break;
-    case MUL_MID: mul_64_body(p, a, b, out, n, MUL_MID); break;
-    default: mul_64_body(p, a, b, out, n, MUL_BIG); break;
-    }
+    const int kind = mul64_kind(p);
+    if (kind == MUL_SMALL)
+        mul_64_body(p, a, b, out, n, MUL_SMALL);
+    else if (kind == MUL_MID)
+        mul_64_body(p, a, b, out, n, MUL_MID);
+    else
+        mul_64_body(p, a, b, out, n, MUL_BIG);
 }
 
 /* acc + (a b mod q, in [0, 2q)) < 3q: two corrections. */
-INLINE void mul_add_64_body(const hg_prime *p, const uint64_t *a, const uint64_t *b,
-                            uint64_t *acc, size_t n, int kind) {
+INLINE void mul_add_64_body(const hg_prime *p, const uint64_t *a, const uint64_t *b, uint64_t *acc,
+                            size_t n, int kind) {
     const vconst c = vconst_init(p->mod.q, 0, 0);
     MUL64_CONSTS(p, kind);
     FOR_EACH_VEC(n, i, m, {
@@ -1052,11 +1051,13 @@ INLINE void mul_add_64_body(const hg_prime *p, const uint64_t *a, const uint64_t
 
 static void mul_add_64(const hg_prime *p, const uint64_t *a, const uint64_t *b, uint64_t *acc,
                        size_t n) {
-    switch (mul64_kind(p)) {
-    case MUL_SMALL: mul_add_64_body(p, a, b, acc, n, MUL_SMALL); break;
-    case MUL_MID: mul_add_64_body(p, a, b, acc, n, MUL_MID); break;
-    default: mul_add_64_body(p, a, b, acc, n, MUL_BIG); break;
-    }
+    const int kind = mul64_kind(p);
+    if (kind == MUL_SMALL)
+        mul_add_64_body(p, a, b, acc, n, MUL_SMALL);
+    else if (kind == MUL_MID)
+        mul_add_64_body(p, a, b, acc, n, MUL_MID);
+    else
+        mul_add_64_body(p, a, b, acc, n, MUL_BIG);
 }
 
 /* ---- element-wise products, IFMA ---------------------------------------------------------- */
@@ -1095,8 +1096,8 @@ static void mul_ifma_v(const hg_prime *p, const uint64_t *a, const uint64_t *b, 
 }
 
 /* acc + r < 4q with r < 3q: two corrections. */
-static void mul_add_ifma_v(const hg_prime *p, const uint64_t *a, const uint64_t *b,
-                           uint64_t *acc, size_t n) {
+static void mul_add_ifma_v(const hg_prime *p, const uint64_t *a, const uint64_t *b, uint64_t *acc,
+                           size_t n) {
     const vconst c = vconst_init(p->mod.q, 1, 0);
     const vec mu = vset(p->mu52), shift = vset((uint64_t)(52 - p->mod.bits));
     FOR_EACH_VEC(n, i, m, {

@@ -139,11 +139,20 @@ static void fill_range(uint64_t *x, size_t n, uint64_t bound, int pattern, hg_te
     for (size_t i = 0; i < n; i++) {
         uint64_t v = hg_test_rng_u64(r) % bound;
         switch (pattern) {
-        case 1: v = bound - 1; break;
-        case 2: v = 0; break;
-        case 3: v = (i & 1) ? bound - 1 : 0; break;
-        case 4: v = (i % 3 == 0) ? bound - 1 - (v & 7) : v; break;
-        default: break;
+        case 1:
+            v = bound - 1;
+            break;
+        case 2:
+            v = 0;
+            break;
+        case 3:
+            v = (i & 1) ? bound - 1 : 0;
+            break;
+        case 4:
+            v = (i % 3 == 0) ? bound - 1 - (v & 7) : v;
+            break;
+        default:
+            break;
         }
         x[i] = v;
     }
@@ -235,13 +244,13 @@ static void test_kernels_agree(void **state) {
                     if (m)
                         a[0] = q - 1, b[0] = q - 1;
                     uint64_t w = pat == 1 ? q - 1 : hg_test_rng_u64(&r) % q, ws = hg_shoup(w, q);
-#define SAME(name, call_ref, call_vec)                                                         \
-    do {                                                                                       \
-        call_ref;                                                                              \
-        call_vec;                                                                              \
-        if (memcmp(x, y, m * 8))                                                               \
-            fail_msg("%s, %s, q = %llu, n = %zu, pattern %d differs", name,                    \
-                     hg_simd_name(paths[pi]), (unsigned long long)q, m, pat);                  \
+#define SAME(name, call_ref, call_vec)                                                             \
+    do {                                                                                           \
+        call_ref;                                                                                  \
+        call_vec;                                                                                  \
+        if (memcmp(x, y, m * 8))                                                                   \
+            fail_msg("%s, %s, q = %llu, n = %zu, pattern %d differs", name,                        \
+                     hg_simd_name(paths[pi]), (unsigned long long)q, m, pat);                      \
     } while (0)
                     SAME("add", ref.k->add(&ref, a, b, x, m), p.k->add(&p, a, b, y, m));
                     SAME("sub", ref.k->sub(&ref, a, b, x, m), p.k->sub(&p, a, b, y, m));
@@ -254,8 +263,7 @@ static void test_kernels_agree(void **state) {
                     SAME("reduce", ref.k->reduce(&ref, big, x, m), p.k->reduce(&p, big, y, m));
                     memcpy(x, b, m * 8);
                     memcpy(y, b, m * 8);
-                    SAME("mul_add", ref.k->mul_add(&ref, a, a, x, m),
-                         p.k->mul_add(&p, a, a, y, m));
+                    SAME("mul_add", ref.k->mul_add(&ref, a, a, x, m), p.k->mul_add(&p, a, a, y, m));
                     /* In place: out aliases an input. */
                     memcpy(x, a, m * 8);
                     memcpy(y, a, m * 8);
