@@ -1,6 +1,6 @@
 /*
  * Ring kernels: median time of the forward and inverse NTT and of each element-wise kernel,
- * for N in {4096, 8192, 16384}, primes of 30, 50 and 60 bits (the largest NTT prime below
+ * for N in {4096, 8192, 16384}, primes of 30, 49, 50 and 60 bits (the largest NTT prime below
  * 2^bits, so the 50-bit one sits just under the IFMA bound q < 2^50), on every kernel path this
  * CPU supports. Single thread. Each sample times a batch of calls long enough for the clock to
  * be accurate; the median over the samples is reported in microseconds per call.
@@ -103,7 +103,7 @@ int main(int argc, char **argv) {
     if (samples < 1)
         samples = 1;
     static const size_t ns[] = {4096, 8192, 16384};
-    static const int bits[] = {30, 50, 60};
+    static const int bits[] = {30, 49, 50, 60};
     static const hg_simd paths[] = {HG_SIMD_PORTABLE, HG_SIMD_AVX512, HG_SIMD_IFMA};
     double *times = malloc((size_t)samples * sizeof *times);
     if (!times)

@@ -164,7 +164,7 @@ static void test_ntt_vs_portable(void **state) {
     (void)state;
     hg_test_rng r;
     hg_test_rng_init(&r, 4);
-    static const size_t ns[] = {16, 32, 64, 128, 512, 2048, 4096, 16384, 65536};
+    static const size_t ns[] = {16, 32, 64, 128, 512, 2048, 4096, 16384, 65536, 131072};
     for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++) {
         const size_t n = ns[ni];
         uint64_t qs[32];
