@@ -23,6 +23,7 @@ packages=(
   libsodium-dev libcmocka-dev zlib1g-dev
   libprotobuf-c-dev protobuf-c-compiler
   libonnx-dev libonnx-testdata
+  libcjson-dev
 )
 
 missing=()

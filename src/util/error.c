@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static _Thread_local char last_error[512];
 
@@ -28,10 +29,14 @@ const char *hg_status_name(hg_status s) {
 }
 
 hg_status hg_fail(hg_status s, const char *fmt, ...) {
+    /* Formatted into a copy first: callers may pass hg_last_error() itself as an argument, to
+     * wrap a lower layer's message. */
+    char buf[sizeof last_error];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
+    memcpy(last_error, buf, sizeof buf);
     return s;
 }
 

@@ -1,0 +1,177 @@
+/*
+ * he: internal definitions of the encrypted backend.
+ *
+ * A cipher tensor of shape (B, d1..dk) holds count = d1*...*dk ciphertexts, all at the same
+ * level, scale and number of components, stored back to back: ciphertext k at
+ * data + k * stride, stride = size * (level + 1) * N words, in the layout of the ckks layer
+ * (component c, limb i at offset (c * (level + 1) + i) * N). Sample b sits in slot b (real
+ * packing) or in the real (b even) or imaginary (b odd) part of slot b / 2 (complex packing).
+ *
+ * The model is compiled into a program of steps (plan.c) whose every tensor state (level,
+ * scale, components) is known before anything runs; the executor (exec.c) follows it and checks
+ * each step's result against the plan.
+ */
+#ifndef HG_HE_INTERNAL_H
+#define HG_HE_INTERNAL_H
+
+#include "ckks/ckks.h"
+#include "graph/graph.h"
+#include "hegraph/hg_he.h"
+
+struct hg_he_tensor {
+    const hg_ckks_ctx *ctx;
+    hg_shape shape; /* batch included */
+    size_t count;
+    int level, size;
+    double scale;
+    bool complex_packing;
+    size_t stride; /* words per ciphertext */
+    uint64_t *data;
+    size_t cap; /* words allocated */
+    /* Seeds of fresh symmetric encryptions (count * 32 bytes), so that they serialize as
+     * (c0, seed); NULL once the data is no longer fresh. */
+    uint8_t *seeds;
+};
+
+/* Allocates a tensor of count ciphertexts (zeroed: each an encryption of zero with no noise). */
+hg_status hg_he_tensor_new(const hg_ckks_ctx *ctx, const hg_shape *shape, int level, int size,
+                           double scale, bool complex_packing, hg_he_tensor **out) HG_WUR;
+/* Changes the state (level, size) of t in place, reallocating if it grows; keeps no data. */
+hg_status hg_he_tensor_reshape_state(hg_he_tensor *t, int level, int size) HG_WUR;
+static inline uint64_t *hg_he_ct_data(const hg_he_tensor *t, size_t k) {
+    return t->data + k * t->stride;
+}
+/* A ckks ciphertext that views ciphertext k of t (no ownership; never freed, never grown). */
+void hg_he_ct_view(const hg_he_tensor *t, size_t k, hg_ckks_ct *view);
+size_t hg_he_tensor_words(const hg_he_tensor *t);
+
+/* ---- weights and the linear engine ---------------------------------------------------------- */
+
+/* A linear map y = A x + b between the per-sample coordinates of two tensors, A sparse (CSR
+ * rows). A scaled map (Conv, Gemm, ...) has its weights encoded at plan time as integers
+ * w = round(A * wscale), which multiplies the scale by wscale and costs a rescale; an unscaled
+ * one (Add or Sub of a constant) has weights +-1 applied as integers, which keeps the scale.
+ * The bias is added at the output's scale, as residues per row and prime
+ * (bias[row * n_limbs + i]; with complex packing also bias_i, the residues of the imaginary
+ * copy, so that both samples of a slot get it). */
+typedef struct he_linear {
+    size_t n_rows, n_cols;
+    uint32_t *row_ptr; /* n_rows + 1 */
+    uint32_t *col;     /* nnz */
+    double *a;         /* nnz: the real weights, kept for encodings made at run time */
+    int64_t *w;        /* nnz: round(a * wscale) */
+    int64_t max_abs_w;
+    bool scaled;
+    double wscale;     /* scaled maps: the weights' encoding scale */
+    double *b;         /* n_rows real biases, or NULL */
+    uint64_t *bias;    /* n_rows * n_limbs residues of round(b * out_scale), or NULL */
+    uint64_t *bias_i;  /* complex packing: the same times i's residue (I_q), or NULL */
+    int n_limbs;
+} he_linear;
+
+void he_linear_free(he_linear *l);
+/* The linear map of node `node` applied to its encrypted input number x_pos (weights.c). */
+hg_status he_linear_build(const hg_graph *g, size_t node, int x_pos, bool skip_zero,
+                          he_linear **out) HG_WUR;
+
+/* Y (n_rows ciphertexts) = A X + b over every lane, X and Y at the same level and size; Y's
+ * data is overwritten. The engine: rows in blocks, lanes in cache-sized blocks, products
+ * accumulated in 64-bit integers and reduced once per chunk, OpenMP across blocks. */
+hg_status he_engine_apply(const he_linear *lin, const hg_he_tensor *x, hg_he_tensor *y,
+                          bool skip_zero) HG_WUR;
+
+/* The kernel the engine runs on one block, per vector instruction set: for rows
+ * [r0, r1), lanes [l0, l1) of limb slab `slab` (component c, limb i, prime q):
+ *   y[row] = (sum_k w_k x[col_k]) mod q, + bias if c == 0. */
+typedef struct he_block {
+    const he_linear *lin;
+    const uint64_t *x;
+    uint64_t *y;
+    size_t x_stride, y_stride; /* words between ciphertexts */
+    size_t slab;               /* offset of the limb slab inside a ciphertext */
+    size_t lanes;              /* lanes in this block (<= HE_BLOCK_LANES) */
+    size_t lane0;              /* index of the block's first lane in its limb (0..N-1) */
+    size_t half;               /* N / 2: complex packing adds bias_i below, subtracts above */
+    size_t r0, r1;
+    uint64_t q;
+    double q_inv;
+    const uint64_t *bias;   /* residues of this limb: bias[row * n_limbs], or NULL */
+    const uint64_t *bias_i; /* the imaginary copy (complex packing), or NULL */
+    bool skip_zero;
+} he_block;
+
+#define HE_BLOCK_LANES 256
+
+void he_block_portable(const he_block *b);
+void he_block_avx512(const he_block *b);
+
+/* ---- the plan ------------------------------------------------------------------------------- */
+
+typedef enum he_step_kind {
+    HE_STEP_LINEAR,  /* out = lin(in[0]) */
+    HE_STEP_ADD,     /* out = in[0] + in[1] (or -, with subtract) */
+    HE_STEP_MUL,     /* out = in[0] * in[1] (ct-ct; a square when they are the same) */
+    HE_STEP_GATHER,  /* out[o] = in[src[o]][idx[o]] (structural ops), zero where src < 0 */
+    HE_STEP_ALIAS,   /* out is in[0] (Flatten, Reshape, Identity): no data movement */
+    HE_STEP_RESCALE, /* in[0] rescaled in place */
+    HE_STEP_RELIN,   /* in[0] relinearized in place */
+    HE_STEP_DROP,    /* in[0] dropped to `level` in place */
+    HE_STEP_CLIENT,  /* out = client activation of in[0] */
+    HE_STEP_FREE,    /* in[0] is no longer needed */
+} he_step_kind;
+
+/* The state of a tensor slot at some point of the program. */
+typedef struct he_state {
+    int level, size;
+    double scale;
+    bool pending; /* carries the scale of a product that was not rescaled yet */
+} he_state;
+
+typedef struct he_gather {
+    size_t n_out;
+    int32_t *src; /* which input (index into the step's inputs), -1 for a zero ciphertext */
+    uint32_t *idx;
+} he_gather;
+
+typedef struct he_step {
+    he_step_kind kind;
+    int64_t node; /* graph node index, -1 for bookkeeping steps */
+    int out;      /* slot written (LINEAR, ADD, MUL, GATHER, ALIAS, CLIENT) */
+    int n_in;
+    int in[8];    /* slots read (GATHER: up to 8 inputs) */
+    bool subtract;
+    int level;    /* DROP target */
+    he_linear *lin;
+    he_gather *gat;
+    he_state after; /* state of `out` (or in[0] for in-place steps) after the step */
+} he_step;
+
+/* A slot: one cipher tensor over its lifetime. */
+typedef struct he_slot {
+    hg_shape shape;
+    size_t count;
+    int64_t value; /* graph value it holds (the last one, for aliases) */
+} he_slot;
+
+struct hg_he_model {
+    const hg_graph *g;
+    const hg_ckks_ctx *ctx;
+    hg_he_opts opts;
+    size_t batch, capacity;
+    he_step *steps;
+    size_t n_steps, cap_steps;
+    he_slot *slots;
+    size_t n_slots, cap_slots;
+    int *input_slot;  /* per graph input */
+    int *output_slot; /* per graph output */
+    he_state *input_state;
+    bool needs_relin, needs_conj;
+    size_t peak_bytes;
+    hg_he_plan_stats stats;
+    /* complex packing: per prime, the NTT form of -X^(N/2), i.e. the slot-wise factor -i */
+    uint64_t *minus_i;
+};
+
+/* Ciphertext-ciphertext product in complex packing, (u^2 - i v^2) style; see exec.c. */
+
+#endif

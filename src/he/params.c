@@ -1,0 +1,188 @@
+/*
+ * Parameters for the encrypted backend: nGraph-HE2's JSON parameter files (read with cJSON),
+ * and the automatic choice from a graph's depth.
+ */
+#include "he.h"
+
+#include <cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+static hg_status field_int(const cJSON *f, const char *name, long lo, long hi, long *out) {
+    if (!cJSON_IsNumber(f) || f->valuedouble != floor(f->valuedouble))
+        return hg_fail(HG_ERR_FORMAT, "parameters: \"%s\" must be an integer", name);
+    if (f->valuedouble < (double)lo || f->valuedouble > (double)hi)
+        return hg_fail(HG_ERR_PARAMS, "parameters: \"%s\" = %.0f is outside [%ld, %ld]", name,
+                       f->valuedouble, lo, hi);
+    *out = (long)f->valuedouble;
+    return HG_OK;
+}
+
+hg_status hg_he_params_parse_json(const char *text, size_t len, hg_he_params *out) {
+    memset(out, 0, sizeof *out);
+    if (len > (1u << 20))
+        return hg_fail(HG_ERR_LIMIT, "parameters: a %zu-byte file is too large", len);
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    if (!root)
+        return hg_fail(HG_ERR_FORMAT, "parameters: malformed JSON near byte %ld",
+                       (long)(cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() - text : 0));
+    hg_status s = HG_OK;
+    bool have_n = false, have_mod = false, have_scale = false;
+    long special = 1;
+    hg_ckks_params_lit *lit = &out->lit;
+    lit->security = 128;
+    if (!cJSON_IsObject(root))
+        s = hg_fail(HG_ERR_FORMAT, "parameters: the file must hold a JSON object");
+    for (const cJSON *f = root->child; f && s == HG_OK; f = f->next) {
+        const char *k = f->string ? f->string : "";
+        long v = 0;
+        if (!strcmp(k, "scheme_name")) {
+            if (!cJSON_IsString(f) ||
+                (strcmp(f->valuestring, "HE_SEAL") && strcmp(f->valuestring, "CKKS")))
+                s = hg_fail(HG_ERR_PARAMS,
+                            "parameters: \"scheme_name\" must be \"HE_SEAL\" or \"CKKS\"");
+        } else if (!strcmp(k, "poly_modulus_degree")) {
+            s = field_int(f, k, 1024, 65536, &v);
+            if (s == HG_OK && (v & (v - 1)))
+                s = hg_fail(HG_ERR_PARAMS, "parameters: poly_modulus_degree %ld is not a power "
+                            "of two", v);
+            if (s == HG_OK)
+                lit->log_n = __builtin_ctzl((unsigned long)v);
+            have_n = true;
+        } else if (!strcmp(k, "security_level")) {
+            s = field_int(f, k, 0, 256, &v);
+            if (s == HG_OK && v != 128 && v != 192 && v != 256)
+                s = hg_fail(HG_ERR_PARAMS, "parameters: security_level %ld is not 128, 192 or "
+                            "256 (an insecure set cannot be loaded from a file)", v);
+            lit->security = (int)v;
+        } else if (!strcmp(k, "coeff_modulus")) {
+            int n = cJSON_IsArray(f) ? cJSON_GetArraySize(f) : -1;
+            if (n < 2 || n > HG_CKKS_MAX_PRIMES)
+                s = hg_fail(HG_ERR_FORMAT,
+                            "parameters: \"coeff_modulus\" must be an array of 2 to %d bit sizes",
+                            HG_CKKS_MAX_PRIMES);
+            int i = 0;
+            for (const cJSON *e = f->child; e && s == HG_OK; e = e->next, i++) {
+                s = field_int(e, "coeff_modulus", 20, 60, &v);
+                lit->bits[i] = (int)v;
+            }
+            lit->n_primes = n;
+            have_mod = true;
+        } else if (!strcmp(k, "special_primes")) {
+            s = field_int(f, k, 1, HG_CKKS_MAX_SPECIAL, &special);
+        } else if (!strcmp(k, "scale")) {
+            if (!cJSON_IsNumber(f) || !(f->valuedouble >= 1) || !isfinite(f->valuedouble))
+                s = hg_fail(HG_ERR_FORMAT, "parameters: \"scale\" must be a number >= 1");
+            lit->scale = f->valuedouble;
+            have_scale = true;
+        } else if (!strcmp(k, "complex_packing")) {
+            if (!cJSON_IsBool(f))
+                s = hg_fail(HG_ERR_FORMAT, "parameters: \"complex_packing\" must be true or "
+                            "false");
+            out->complex_packing = cJSON_IsTrue(f);
+        } else {
+            s = hg_fail(HG_ERR_FORMAT, "parameters: unknown field \"%s\"", k);
+        }
+    }
+    if (s == HG_OK && (!have_n || !have_mod))
+        s = hg_fail(HG_ERR_FORMAT,
+                    "parameters: \"poly_modulus_degree\" and \"coeff_modulus\" are required");
+    if (s == HG_OK && special >= lit->n_primes)
+        s = hg_fail(HG_ERR_PARAMS, "parameters: %ld special primes leave no data prime", special);
+    if (s == HG_OK && !have_scale) {
+        /* nGraph-HE2's default: the size of the second prime (a middle prime of the chain). */
+        lit->scale = ldexp(1.0, lit->bits[lit->n_primes > 2 ? 1 : 0]);
+    }
+    lit->n_special = (int)special;
+    cJSON_Delete(root);
+    return s;
+}
+
+hg_status hg_he_params_to_json(const hg_he_params *p, char *buf, size_t cap) {
+    const hg_ckks_params_lit *l = &p->lit;
+    char mod[HG_CKKS_MAX_PRIMES * 5 + 4] = "";
+    size_t at = 0;
+    for (int i = 0; i < l->n_primes; i++)
+        at += (size_t)snprintf(mod + at, sizeof mod - at, "%s%d", i ? ", " : "", l->bits[i]);
+    int w = snprintf(buf, cap,
+                     "{\n  \"scheme_name\": \"HE_SEAL\",\n  \"poly_modulus_degree\": %d,\n"
+                     "  \"security_level\": %d,\n  \"coeff_modulus\": [%s],\n"
+                     "  \"special_primes\": %d,\n  \"scale\": %.17g,\n"
+                     "  \"complex_packing\": %s\n}\n",
+                     1 << l->log_n, l->security ? l->security : 128, mod, l->n_special, l->scale,
+                     p->complex_packing ? "true" : "false");
+    if (w < 0 || (size_t)w >= cap)
+        return hg_fail(HG_ERR_INVALID_ARG, "%s: buffer of %zu bytes is too small", __func__, cap);
+    return HG_OK;
+}
+
+/* Whether the graph compiles under parameters lit: HG_OK, or the planner's error. */
+static hg_status try_params(const hg_graph *g, const hg_he_params *hp) {
+    hg_ckks_params *p = NULL;
+    hg_ckks_ctx *ctx = NULL;
+    hg_he_model *m = NULL;
+    hg_status s = hg_ckks_params_new(&hp->lit, &p);
+    if (s == HG_OK)
+        s = hg_ckks_ctx_new(p, &ctx);
+    hg_he_opts o;
+    hg_he_opts_default(&o);
+    o.complex_packing = hp->complex_packing;
+    if (s == HG_OK)
+        s = hg_he_model_new(g, ctx, &o, 1, &m);
+    hg_he_model_free(m);
+    hg_ckks_ctx_free(ctx);
+    hg_ckks_params_free(p);
+    return s;
+}
+
+hg_status hg_he_params_auto(const hg_graph *g, int scale_bits, int headroom_bits,
+                            bool complex_packing, hg_he_params *out) {
+    memset(out, 0, sizeof *out);
+    if (scale_bits < 20 || scale_bits > 58 || headroom_bits < 1 ||
+        scale_bits + headroom_bits > 60)
+        return hg_fail(HG_ERR_INVALID_ARG,
+                       "%s: scale of %d bits with %d bits of headroom (need 20 <= scale, "
+                       "scale + headroom <= 60)",
+                       __func__, scale_bits, headroom_bits);
+    hg_depth_report rep;
+    HG_TRY(hg_graph_depth_report(g, &rep));
+    int depth = rep.max_depth;
+    hg_depth_report_clear(&rep);
+    /* q_0 holds the result with its headroom; the middle primes are the scale's size (each
+     * rescale then divides by about the scale); the special prime is at least as large as the
+     * largest digit, so key switching adds little noise. */
+    const int q0 = scale_bits + headroom_bits;
+    const int sp = q0 > scale_bits + 10 ? q0 : scale_bits + 10 > 60 ? 60 : scale_bits + 10;
+    hg_status last = HG_OK;
+    for (int log_n = 11; log_n <= 16; log_n++) {
+        int limit = hg_ckks_max_log_modulus(log_n, 128);
+        /* Start from the depth report and add primes while the planner asks for more. */
+        for (int mid = depth > 0 ? depth - 1 : 0; mid <= depth + 2; mid++) {
+            if (q0 + sp + mid * scale_bits > limit)
+                break;
+            hg_he_params hp = {.complex_packing = complex_packing};
+            hp.lit.log_n = log_n;
+            hp.lit.n_primes = mid + 2;
+            hp.lit.n_special = 1;
+            hp.lit.bits[0] = q0;
+            for (int i = 1; i <= mid; i++)
+                hp.lit.bits[i] = scale_bits;
+            hp.lit.bits[mid + 1] = sp;
+            hp.lit.scale = ldexp(1.0, scale_bits);
+            hp.lit.security = 128;
+            last = try_params(g, &hp);
+            if (last == HG_OK) {
+                *out = hp;
+                return HG_OK;
+            }
+            if (last != HG_ERR_LEVEL && last != HG_ERR_PARAMS)
+                return last;
+        }
+    }
+    return hg_fail(HG_ERR_PARAMS,
+                   "no 128-bit parameter set up to N = 65536 holds this model's depth (%d "
+                   "levels between client activations) with a scale of 2^%d%s%s",
+                   depth, scale_bits, last != HG_OK ? ": " : "",
+                   last != HG_OK ? hg_last_error() : "");
+}
