@@ -9,6 +9,8 @@
  */
 #include "ckks.h"
 
+#include "ring/lazy.h"
+
 #include <string.h>
 
 static inline int ext_prime(const hg_ckks_ctx *ctx, int level, int e) {
@@ -43,47 +45,74 @@ void hg_ckks_keyswitch(hg_ckks_eval *ev, const hg_ckks_ksk *key, const uint64_t 
     const hg_ckks_ctx *ctx = ev->ctx;
     const size_t n = ctx->n, all = (size_t)(ctx->L + ctx->K);
     const int n_ext = level + 1 + ctx->K;
-    uint64_t *dc = ev->t0, *acc0 = ev->t1, *acc1 = ev->t2, *up = ev->t3;
+    uint64_t *y = ev->t0, *acc0 = ev->t1, *acc1 = ev->t2, *up = ev->t3;
 
-    /* The digits are converted in coefficient form. */
-    memcpy(dc, d, (size_t)(level + 1) * n * sizeof(uint64_t));
-    for (int i = 0; i <= level; i++)
-        hg_ntt_inverse(&ctx->prime[i], dc + (size_t)i * n);
-
-    bool first = true;
-    for (int j = 0; j < ctx->beta; j++) {
+    /* The digits, in coefficient form, prepared for basis conversion. */
+    memcpy(y, d, (size_t)(level + 1) * n * sizeof(uint64_t));
+    int n_digits = 0;
+    for (int j = 0; j < ctx->beta && ctx->digit[j].first <= level; j++) {
         const hg_ckks_digit *dg = &ctx->digit[j];
-        if (dg->first > level)
-            break;
-        int end = dg->first + dg->count;
-        if (end > level + 1)
-            end = level + 1;
-        const hg_baseconv *bc = &ctx->modup[level * ctx->beta + j];
-        /* ModUp: residues on every prime outside the digit, in bc's output order. */
-        hg_baseconv_apply(bc, dc + (size_t)dg->first * n, up, ev->t4, n);
-        int o = 0;
-        const uint64_t *kb = key->b + (size_t)j * all * n, *ka = key->a + (size_t)j * all * n;
-        for (int e = 0; e < n_ext; e++) {
-            int pi = ext_prime(ctx, level, e);
-            const hg_prime *p = &ctx->prime[pi];
+        int end = dg->first + dg->count < level + 1 ? dg->first + dg->count : level + 1;
+        for (int i = dg->first; i < end; i++)
+            hg_ntt_inverse(&ctx->prime[i], y + (size_t)i * n);
+        hg_baseconv_prepare(&ctx->modup[level * ctx->beta + j], y + (size_t)dg->first * n,
+                            y + (size_t)dg->first * n, n);
+        n_digits++;
+    }
+
+    /* One extended limb at a time: every digit raised to this prime (a conversion and an NTT,
+     * except on the digit's own primes, where d is already in NTT form) and multiplied by its
+     * key, accumulated lazily when the prime is below 2^32. The working set (a limb of each
+     * key pair, the converted limb, two accumulators) stays in cache. */
+    for (int e = 0; e < n_ext; e++) {
+        const int pi = ext_prime(ctx, level, e);
+        const hg_prime *p = &ctx->prime[pi];
+        const unsigned lazy = hg_lazy_terms(p->mod.q);
+        uint64_t *a0 = acc0 + (size_t)e * n, *a1 = acc1 + (size_t)e * n;
+        unsigned pending = 0;
+        for (int j = 0; j < n_digits; j++) {
+            const hg_ckks_digit *dg = &ctx->digit[j];
+            int end = dg->first + dg->count < level + 1 ? dg->first + dg->count : level + 1;
             const uint64_t *src;
             if (e >= dg->first && e < end) {
-                src = d + (size_t)e * n; /* the digit's own primes: already in NTT form */
+                src = d + (size_t)e * n;
             } else {
-                uint64_t *u = up + (size_t)o++ * n;
-                hg_ntt_forward(p, u);
-                src = u;
+                /* index of prime e among the conversion's outputs: the data primes outside
+                 * the digit, then the special primes */
+                int o = e < dg->first ? e : e - (end - dg->first);
+                hg_baseconv_one(&ctx->modup[level * ctx->beta + j], y + (size_t)dg->first * n,
+                                o, up, n);
+                hg_ntt_forward(p, up);
+                src = up;
             }
-            uint64_t *a0 = acc0 + (size_t)e * n, *a1 = acc1 + (size_t)e * n;
-            if (first) {
-                p->k->mul(p, src, kb + (size_t)pi * n, a0, n);
-                p->k->mul(p, src, ka + (size_t)pi * n, a1, n);
+            const uint64_t *kb = key->b + ((size_t)j * all + (size_t)pi) * n;
+            const uint64_t *ka = key->a + ((size_t)j * all + (size_t)pi) * n;
+            if (lazy) {
+                if (pending == 0) {
+                    hg_mul32(p->k->simd, src, kb, a0, n);
+                    hg_mul32(p->k->simd, src, ka, a1, n);
+                } else {
+                    hg_mul_acc32(p->k->simd, src, kb, a0, n);
+                    hg_mul_acc32(p->k->simd, src, ka, a1, n);
+                }
+                if (++pending == lazy && j + 1 < n_digits) {
+                    /* fold the sum back below q before more terms are added */
+                    p->k->reduce(p, a0, a0, n);
+                    p->k->reduce(p, a1, a1, n);
+                    pending = 1;
+                }
+            } else if (j == 0) {
+                p->k->mul(p, src, kb, a0, n);
+                p->k->mul(p, src, ka, a1, n);
             } else {
-                p->k->mul_add(p, src, kb + (size_t)pi * n, a0, n);
-                p->k->mul_add(p, src, ka + (size_t)pi * n, a1, n);
+                p->k->mul_add(p, src, kb, a0, n);
+                p->k->mul_add(p, src, ka, a1, n);
             }
         }
-        first = false;
+        if (lazy) {
+            p->k->reduce(p, a0, a0, n);
+            p->k->reduce(p, a1, a1, n);
+        }
     }
     hg_ckks_moddown(ev, acc0, level, out0);
     hg_ckks_moddown(ev, acc1, level, out1);

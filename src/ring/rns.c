@@ -1,5 +1,6 @@
 #include "rns.h"
 
+#include "lazy.h"
 #include "util/util.h"
 
 #include <string.h>
@@ -73,15 +74,8 @@ void hg_baseconv_apply(const hg_baseconv *bc, const uint64_t *in, uint64_t *out,
         /* Q/q_0 = 1: the centred residue x or x - q_0, reduced mod p_j. Adding
          * (p_j - q_0 mod p_j) to x when x > q_0/2 gives x - q_0 mod p_j; the sum stays below
          * 2^63 since both terms are below 2^62. */
-        const uint64_t q = bc->in[0]->mod.q, half = q >> 1;
-        for (size_t j = 0; j < nout; j++) {
-            const hg_prime *p = bc->out[j];
-            const uint64_t shift = hg_neg_mod(bc->big_q_mod[j], p->mod.q);
-            uint64_t *o = out + j * n;
-            for (size_t k = 0; k < n; k++)
-                o[k] = in[k] + (in[k] > half ? shift : 0);
-            p->k->reduce(p, o, o, n);
-        }
+        for (size_t j = 0; j < nout; j++)
+            hg_baseconv_one(bc, in, (int)j, out + j * n, n);
         return;
     }
     /* y_i = x_i * (Q/q_i)^-1 mod q_i */
@@ -112,5 +106,49 @@ void hg_baseconv_apply(const hg_baseconv *bc, const uint64_t *in, uint64_t *out,
             uint64_t v = hg_reduce_u128(((hg_u128)top << 64) | (uint64_t)acc, mj);
             o[k] = hg_sub_mod(v, hg_mul_mod(above, bc->big_q_mod[j], mj), mj->q);
         }
+    }
+}
+
+void hg_baseconv_prepare(const hg_baseconv *bc, const uint64_t *in, uint64_t *y, size_t n) {
+    const size_t nin = (size_t)bc->n_in;
+    if (nin == 1) {
+        if (y != in)
+            memcpy(y, in, n * sizeof *y);
+        return;
+    }
+    for (size_t i = 0; i < nin; i++)
+        bc->in[i]->k->mul_scalar(bc->in[i], in + i * n, bc->qhat_inv[i], bc->qhat_inv_shoup[i],
+                                 y + i * n, n);
+}
+
+void hg_baseconv_one(const hg_baseconv *bc, const uint64_t *y, int j, uint64_t *out, size_t n) {
+    const size_t nin = (size_t)bc->n_in;
+    const hg_prime *p = bc->out[j];
+    const hg_modulus *mj = &p->mod;
+    if (nin == 1) {
+        /* The centred lift y or y - q, mod p: when q <= p, y - q + p is already in [0, p). */
+        const uint64_t q = bc->in[0]->mod.q, half = q >> 1;
+        const uint64_t shift = hg_neg_mod(bc->big_q_mod[j], mj->q);
+        hg_center_shift(p->k->simd, y, half, shift, out, n);
+        if (q > mj->q)
+            p->k->reduce(p, out, out, n);
+        return;
+    }
+    const uint64_t *row = bc->qhat_mod + (size_t)j * nin;
+    for (size_t k = 0; k < n; k++) {
+        hg_u128 acc = 0;
+        uint64_t carry = 0, above = 0;
+        for (size_t i = 0; i < nin; i++) {
+            uint64_t v = y[i * n + k];
+            above += v > (bc->in[i]->mod.q >> 1);
+            hg_u128 t = (hg_u128)v * row[i];
+            hg_u128 s = acc + t;
+            carry += s < acc;
+            acc = s;
+        }
+        uint64_t hi = (uint64_t)(acc >> 64);
+        uint64_t top = hg_reduce_u128(((hg_u128)hg_reduce_u64(carry, mj) << 64) | hi, mj);
+        uint64_t v = hg_reduce_u128(((hg_u128)top << 64) | (uint64_t)acc, mj);
+        out[k] = hg_sub_mod(v, hg_mul_mod(above, bc->big_q_mod[j], mj), mj->q);
     }
 }

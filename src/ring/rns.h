@@ -31,6 +31,12 @@ hg_status hg_baseconv_init(hg_baseconv *bc, const hg_prime *const *in, int n_in,
                            const hg_prime *const *out, int n_out) HG_WUR;
 void hg_baseconv_clear(hg_baseconv *bc);
 
+/* The conversion one output prime at a time: prepare turns the inputs x_i into
+ * y_i = [x_i * (Q/q_i)^-1]_{q_i} (in place allowed; a copy when there is one input), then
+ * hg_baseconv_one writes conv(x) mod p_j for output j from y. scratch is unused by prepare. */
+void hg_baseconv_prepare(const hg_baseconv *bc, const uint64_t *in, uint64_t *y, size_t n);
+void hg_baseconv_one(const hg_baseconv *bc, const uint64_t *y, int j, uint64_t *out, size_t n);
+
 /* out[j] (n words each, stride n) = conv(in) mod p_j, for in[i] (stride n) in coefficient form,
  * values in [0, q_i). scratch holds n_in * n words. in and out must not overlap. */
 void hg_baseconv_apply(const hg_baseconv *bc, const uint64_t *in, uint64_t *out,
