@@ -59,9 +59,10 @@ struct hg_ckks_ctx {
     uint64_t p_inv[HG_CKKS_MAX_PRIMES], p_inv_shoup[HG_CKKS_MAX_PRIMES]; /* P^-1 mod q_i */
     uint64_t p_mod[HG_CKKS_MAX_PRIMES];      /* P mod q_i, for the key's gadget */
 
-    /* Encoder: ksi[k] = exp(2 pi i k / 2N); rot_group[j] = 5^j mod 2N. */
-    double complex *ksi;
-    uint64_t *rot_group;
+    /* Encoder: the special FFT's twiddles, stage by stage (see encoder.c): for the block length
+     * len (half = len / 2), entries half - 1 + j, j < half, hold exp(2 pi i g / 4 len) with
+     * g = 5^j mod 4 len, as (re, im) pairs. */
+    double *fft_tw;
     size_t slots; /* N / 2 */
 };
 

@@ -75,20 +75,20 @@ static hg_status build_rescale(hg_ckks_ctx *ctx) {
 }
 
 static hg_status build_encoder(hg_ckks_ctx *ctx) {
-    const size_t m = 2 * ctx->n;
-    ctx->slots = ctx->n / 2;
-    ctx->ksi = hg_alloc_array(m + 1, sizeof(double complex));
-    ctx->rot_group = hg_alloc_array(ctx->slots, sizeof(uint64_t));
-    if (!ctx->ksi || !ctx->rot_group)
+    const size_t slots = ctx->n / 2;
+    ctx->slots = slots;
+    ctx->fft_tw = hg_alloc_array(2 * slots, sizeof(double));
+    if (!ctx->fft_tw)
         return HG_ERR_NOMEM;
-    for (size_t k = 0; k <= m; k++) {
-        double a = 2.0 * M_PI * (double)k / (double)m;
-        ctx->ksi[k] = cos(a) + sin(a) * I;
-    }
-    uint64_t g = 1;
-    for (size_t j = 0; j < ctx->slots; j++) {
-        ctx->rot_group[j] = g;
-        g = g * 5 % m;
+    for (size_t len = 2; len <= slots; len <<= 1) {
+        const size_t half = len >> 1, lenq = len << 2;
+        uint64_t g = 1;
+        for (size_t j = 0; j < half; j++) {
+            double a = 2.0 * M_PI * (double)g / (double)lenq;
+            ctx->fft_tw[2 * (half - 1 + j)] = cos(a);
+            ctx->fft_tw[2 * (half - 1 + j) + 1] = sin(a);
+            g = g * 5 % lenq;
+        }
     }
     return HG_OK;
 }
@@ -137,8 +137,7 @@ void hg_ckks_ctx_free(hg_ckks_ctx *ctx) {
     hg_free(ctx->modup);
     hg_free(ctx->moddown);
     hg_free(ctx->rescale_inv);
-    hg_free(ctx->ksi);
-    hg_free(ctx->rot_group);
+    hg_free(ctx->fft_tw);
     for (int i = 0; i < ctx->params.n_primes; i++)
         hg_prime_clear(&ctx->prime[i]);
     free(ctx);

@@ -10,54 +10,65 @@
  */
 #include "ckks.h"
 
+#include "ring/lazy.h"
+
 #include <math.h>
 #include <string.h>
 
-static void bit_reverse(double complex *v, size_t n) {
+/* The working vector is n complex values as (re, im) pairs. */
+static void bit_reverse(double *v, size_t n) {
     for (size_t i = 1, j = 0; i < n; i++) {
         size_t bit = n >> 1;
         for (; j & bit; bit >>= 1)
             j ^= bit;
         j ^= bit;
         if (i < j) {
-            double complex t = v[i];
-            v[i] = v[j];
-            v[j] = t;
+            double re = v[2 * i], im = v[2 * i + 1];
+            v[2 * i] = v[2 * j];
+            v[2 * i + 1] = v[2 * j + 1];
+            v[2 * j] = re;
+            v[2 * j + 1] = im;
         }
     }
 }
 
 /* w (bit-reversed) -> slot values (natural order). */
-static void fft_special(const hg_ckks_ctx *ctx, double complex *v, size_t n) {
-    const size_t m = 2 * ctx->n;
+static void fft_special(const hg_ckks_ctx *ctx, double *v, size_t n) {
     for (size_t len = 2; len <= n; len <<= 1) {
-        const size_t half = len >> 1, lenq = len << 2, step = m / lenq;
+        const size_t half = len >> 1;
+        const double *tw = ctx->fft_tw + 2 * (half - 1);
         for (size_t i = 0; i < n; i += len)
             for (size_t j = 0; j < half; j++) {
-                double complex w = ctx->ksi[(ctx->rot_group[j] % lenq) * step];
-                double complex u = v[i + j], t = v[i + j + half] * w;
-                v[i + j] = u + t;
-                v[i + j + half] = u - t;
+                double *u = v + 2 * (i + j), *t = v + 2 * (i + j + half);
+                const double wr = tw[2 * j], wi = tw[2 * j + 1];
+                const double tr = t[0] * wr - t[1] * wi, ti = t[0] * wi + t[1] * wr;
+                t[0] = u[0] - tr;
+                t[1] = u[1] - ti;
+                u[0] += tr;
+                u[1] += ti;
             }
     }
 }
 
 /* slot values (natural order) -> w (natural order): the exact inverse of the above. */
-static void fft_special_inv(const hg_ckks_ctx *ctx, double complex *v, size_t n) {
-    const size_t m = 2 * ctx->n;
+static void fft_special_inv(const hg_ckks_ctx *ctx, double *v, size_t n) {
     for (size_t len = n; len >= 2; len >>= 1) {
-        const size_t half = len >> 1, lenq = len << 2, step = m / lenq;
+        const size_t half = len >> 1;
+        const double *tw = ctx->fft_tw + 2 * (half - 1);
         for (size_t i = 0; i < n; i += len)
             for (size_t j = 0; j < half; j++) {
-                double complex w = conj(ctx->ksi[(ctx->rot_group[j] % lenq) * step]);
-                double complex u = v[i + j], t = v[i + j + half];
-                v[i + j] = u + t;
-                v[i + j + half] = (u - t) * w;
+                double *u = v + 2 * (i + j), *t = v + 2 * (i + j + half);
+                const double wr = tw[2 * j], wi = -tw[2 * j + 1]; /* the conjugate */
+                const double dr = u[0] - t[0], di = u[1] - t[1];
+                u[0] += t[0];
+                u[1] += t[1];
+                t[0] = dr * wr - di * wi;
+                t[1] = dr * wi + di * wr;
             }
     }
     bit_reverse(v, n);
     const double inv = 1.0 / (double)n;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < 2 * n; i++)
         v[i] *= inv;
 }
 
@@ -99,11 +110,19 @@ static hg_status coeffs_to_rns(const hg_ckks_ctx *ctx, const double *coef, doubl
                        "level %d",
                        fn, log2(top), room < 126 ? room : 126, level);
     if (top < 0x1p62) {
+        /* Rounded once into signed integers (kept in the first limb's slot), then per limb:
+         * an offset that is a multiple of q_l above 2^62 makes them non-negative with the same
+         * residue, and the vector Barrett reduction does the rest. */
+        int64_t *v = (int64_t *)(out + (size_t)level * n);
+        for (size_t i = 0; i < n; i++)
+            v[i] = (int64_t)nearbyint(coef[i] * scale);
         for (int l = 0; l <= level; l++) {
             const hg_prime *p = &ctx->prime[l];
+            const uint64_t q = p->mod.q;
+            const uint64_t offset = (((uint64_t)1 << 62) / q + 1) * q;
             uint64_t *o = out + (size_t)l * n;
-            for (size_t i = 0; i < n; i++)
-                o[i] = hg_from_i64((int64_t)llround(coef[i] * scale), &p->mod);
+            hg_signed_offset(p->k->simd, v, offset, o, n);
+            p->k->reduce(p, o, o, n);
             hg_ntt_forward(p, o);
         }
     } else {
@@ -133,17 +152,19 @@ hg_status hg_ckks_encode(hg_ckks_eval *ev, const double complex *z, size_t n, in
                        ctx->slots);
     if (!(scale >= 1.0) || !isfinite(scale))
         return hg_fail(HG_ERR_SCALE, "%s: scale %g is not a finite value >= 1", __func__, scale);
-    double complex *w = ev->fft;
-    for (size_t i = 0; i < ctx->slots; i++)
-        w[i] = i < n ? z[i] : 0;
+    double *w = (double *)ev->fft;
+    for (size_t i = 0; i < ctx->slots; i++) {
+        w[2 * i] = i < n ? creal(z[i]) : 0;
+        w[2 * i + 1] = i < n ? cimag(z[i]) : 0;
+    }
     fft_special_inv(ctx, w, ctx->slots);
     for (size_t i = 0; i < ctx->slots; i++) {
-        ev->coef[i] = creal(w[i]);
-        ev->coef[i + ctx->slots] = cimag(w[i]);
+        ev->coef[i] = w[2 * i];
+        ev->coef[i + ctx->slots] = w[2 * i + 1];
     }
     HG_TRY(hg_ckks_pt_reserve(pt, level));
     hg_status s = coeffs_to_rns(ctx, ev->coef, scale, level, pt->data, __func__);
-    hg_wipe(w, ctx->slots * sizeof *w);
+    hg_wipe(w, ctx->slots * sizeof(double complex));
     hg_wipe(ev->coef, ctx->n * sizeof(double));
     if (s != HG_OK)
         return s;
@@ -277,19 +298,45 @@ hg_status hg_ckks_decode(hg_ckks_eval *ev, const hg_ckks_pt *pt, double complex 
     }
     uint64_t r[HG_CKKS_MAX_PRIMES];
     const double inv_scale = 1.0 / pt->scale;
-    for (size_t j = 0; j < N; j++) {
-        for (int i = 0; i < k; i++)
-            r[i] = c[(size_t)i * N + j];
-        ev->coef[j] = crt_to_double(ctx, r, k, big_q, qhat, qhat_inv, words) * inv_scale;
+    const bool small_q = words <= 3 && big_q[2] == 0 && (big_q[1] >> 58) == 0;
+    if (k == 1) {
+        const uint64_t q = ctx->prime[0].mod.q;
+        for (size_t j = 0; j < N; j++)
+            ev->coef[j] = (double)hg_center(c[j], q) * inv_scale;
+    } else if (small_q) {
+        /* Q < 2^122: the composition in 128-bit integers. Each term y_i (Q / q_i) is below Q,
+         * so the sum of k <= 64 terms stays below 2^128 and k subtractions at most bring it
+         * below Q. */
+        const hg_u128 Q = (hg_u128)big_q[1] << 64 | big_q[0], half = Q >> 1;
+        for (size_t j = 0; j < N; j++) {
+            hg_u128 x = 0;
+            for (int i = 0; i < k; i++) {
+                const uint64_t *qh = qhat + (size_t)i * words;
+                uint64_t y = hg_mul_mod(c[(size_t)i * N + j], qhat_inv[i], &ctx->prime[i].mod);
+                x += ((hg_u128)qh[1] * y << 64) + (hg_u128)qh[0] * y;
+            }
+            while (x >= Q)
+                x -= Q;
+            ev->coef[j] = (x > half ? -(double)(Q - x) : (double)x) * inv_scale;
+        }
+    } else {
+        for (size_t j = 0; j < N; j++) {
+            for (int i = 0; i < k; i++)
+                r[i] = c[(size_t)i * N + j];
+            ev->coef[j] = crt_to_double(ctx, r, k, big_q, qhat, qhat_inv, words) * inv_scale;
+        }
     }
-    double complex *w = ev->fft;
-    for (size_t i = 0; i < ctx->slots; i++)
-        w[i] = ev->coef[i] + ev->coef[i + ctx->slots] * I;
+    double *w = (double *)ev->fft;
+    for (size_t i = 0; i < ctx->slots; i++) {
+        w[2 * i] = ev->coef[i];
+        w[2 * i + 1] = ev->coef[i + ctx->slots];
+    }
     bit_reverse(w, ctx->slots);
     fft_special(ctx, w, ctx->slots);
-    memcpy(z, w, n * sizeof *z);
+    for (size_t i = 0; i < n; i++)
+        z[i] = w[2 * i] + w[2 * i + 1] * I;
     hg_wipe(c, (size_t)k * N * sizeof(uint64_t));
-    hg_wipe(w, ctx->slots * sizeof *w);
+    hg_wipe(w, ctx->slots * sizeof(double complex));
     hg_wipe(ev->coef, N * sizeof(double));
     hg_wipe(r, sizeof r);
     return HG_OK;

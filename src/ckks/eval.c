@@ -1,6 +1,8 @@
 /* The evaluator: arithmetic on ciphertexts, rescaling, level management, rotations. */
 #include "ckks.h"
 
+#include "ring/lazy.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -322,14 +324,19 @@ hg_status hg_ckks_rescale(hg_ckks_eval *ev, const hg_ckks_ct *a, hg_ckks_ct *out
         for (int i = 0; i < l; i++) {
             const hg_prime *p = &ctx->prime[i];
             const uint64_t q = p->mod.q;
-            p->k->reduce(p, last[c], tmp, n);
-            p->k->add_scalar(p, tmp, hg_neg_mod(hg_reduce_u64(half, &p->mod), q), tmp, n);
+            /* (t - q_l/2) mod q_i as an NTT input: when q_l <= q_i, t + q_i - q_l/2 lies in
+             * [0, 2 q_i) and needs no reduction (the NTT takes inputs below 4 q_i). */
+            if (ql <= q) {
+                hg_add_const_lazy(p->k->simd, last[c], q - half, tmp, n);
+            } else {
+                p->k->reduce(p, last[c], tmp, n);
+                p->k->add_scalar(p, tmp, hg_neg_mod(hg_reduce_u64(half, &p->mod), q), tmp, n);
+            }
             hg_ntt_forward(p, tmp);
             const uint64_t *x = src + ((size_t)c * (size_t)(l + 1) + (size_t)i) * n;
             uint64_t *o = out->data + ((size_t)c * (size_t)l + (size_t)i) * n;
-            p->k->sub(p, x, tmp, o, n);
-            p->k->mul_scalar(p, o, ctx->rescale_inv[(size_t)l * L + (size_t)i],
-                             ctx->rescale_inv_shoup[(size_t)l * L + (size_t)i], o, n);
+            hg_sub_mul_scalar(p, x, tmp, ctx->rescale_inv[(size_t)l * L + (size_t)i],
+                              ctx->rescale_inv_shoup[(size_t)l * L + (size_t)i], o, n);
         }
     out->scale = scale;
     return HG_OK;

@@ -35,8 +35,8 @@ void hg_ckks_moddown(hg_ckks_eval *ev, uint64_t *acc, int level, uint64_t *out) 
         const hg_prime *p = &ctx->prime[i];
         uint64_t *c = conv + (size_t)i * n;
         hg_ntt_forward(p, c);
-        p->k->sub(p, acc + (size_t)i * n, c, c, n);
-        p->k->mul_scalar(p, c, ctx->p_inv[i], ctx->p_inv_shoup[i], out + (size_t)i * n, n);
+        hg_sub_mul_scalar(p, acc + (size_t)i * n, c, ctx->p_inv[i], ctx->p_inv_shoup[i],
+                          out + (size_t)i * n, n);
     }
 }
 

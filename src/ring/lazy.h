@@ -33,6 +33,21 @@ void hg_center_shift(hg_simd simd, const uint64_t *y, uint64_t half, uint64_t sh
 void hg_center_shift_avx512(const uint64_t *y, uint64_t half, uint64_t shift, uint64_t *out,
                             size_t n);
 
+/* out[i] = in[i] + c, no reduction (inputs of an NTT may be up to 4q). */
+void hg_add_const_lazy(hg_simd simd, const uint64_t *in, uint64_t c, uint64_t *out, size_t n);
+/* out[i] = (uint64_t)(v[i] + offset) for signed v: with offset a multiple of q above |v|, the
+ * result has v's residue mod q (for the ring's reduce kernel). */
+void hg_signed_offset(hg_simd simd, const int64_t *v, uint64_t offset, uint64_t *out, size_t n);
+void hg_add_const_lazy_avx512(const uint64_t *in, uint64_t c, uint64_t *out, size_t n);
+void hg_signed_offset_avx512(const int64_t *v, uint64_t offset, uint64_t *out, size_t n);
+
+/* out[i] = (x[i] - t[i]) * w mod q for x, t < q (w < q): a subtraction and a Shoup product in
+ * one pass (the last step of rescaling and of ModDown). */
+void hg_sub_mul_scalar(const hg_prime *p, const uint64_t *x, const uint64_t *t, uint64_t w,
+                       uint64_t w_shoup, uint64_t *out, size_t n);
+void hg_sub_mul_scalar_ifma(const uint64_t *x, const uint64_t *t, uint64_t q, uint64_t w,
+                            uint64_t w_shoup52, uint64_t *out, size_t n);
+
 void hg_mul_acc32_avx512(const uint64_t *a, const uint64_t *b, uint64_t *acc, size_t n);
 void hg_mul32_avx512(const uint64_t *a, const uint64_t *b, uint64_t *acc, size_t n);
 
