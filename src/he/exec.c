@@ -38,8 +38,8 @@ typedef struct exec {
 
 static hg_status alloc_out(exec *x, int slot, const he_state *st, hg_he_tensor **out) {
     const hg_he_model *m = x->m;
-    HG_TRY(hg_he_tensor_new(x->ctx, &m->slots[slot].shape, st->level, st->size, st->scale,
-                            m->opts.complex_packing, out));
+    HG_TRY(hg_he_tensor_new_pooled(m->pool, x->ctx, &m->slots[slot].shape, st->level,
+                                   st->size, st->scale, m->opts.complex_packing, out));
     x->slot[slot] = *out;
     x->owned[slot] = true;
     x->live += (*out)->cap * sizeof(uint64_t);
@@ -398,6 +398,8 @@ hg_status hg_he_run(const hg_he_model *m, const hg_ckks_rlk *rlk, const hg_ckks_
                            m->opts.complex_packing ? ", complex packing" : "");
         HG_TRY(hg_ckks_check_scale(__func__, t->scale, st->scale));
     }
+    for (size_t i = 0; i < g->n_outputs; i++)
+        outputs[i] = NULL;
     exec x = {.m = m, .ctx = m->ctx, .rlk = rlk, .gk = gk, .ro = ro};
     x.threads = m->opts.threads > 0 ? m->opts.threads : omp_get_max_threads();
     x.ev = calloc((size_t)x.threads, sizeof *x.ev);
@@ -456,26 +458,32 @@ hg_status hg_he_run(const hg_he_model *m, const hg_ckks_rlk *rlk, const hg_ckks_
     }
     double total = hg_now() - t0;
     if (s == HG_OK) {
-        for (size_t i = 0; i < g->n_outputs; i++) {
+        for (size_t i = 0; i < g->n_outputs && s == HG_OK; i++) {
             int sl = m->output_slot[i];
             hg_he_tensor *t = x.slot[sl];
-            if (!x.owned[sl]) {
-                /* an output that is an input: hand back a copy */
+            if (x.owned[sl] && !t->pool) {
+                x.owned[sl] = false; /* handed over; a second output of the same slot copies */
+            } else {
+                /* An input, a buffer of the pool, or a slot already handed out: a copy of
+                 * the ciphertexts goes to the caller. */
                 hg_he_tensor *c;
                 s = hg_he_tensor_new(m->ctx, &t->shape, t->level, t->size, t->scale,
                                      t->complex_packing, &c);
                 if (s != HG_OK)
                     break;
-                memcpy(c->data, t->data, t->cap * sizeof(uint64_t));
+                memcpy(c->data, t->data, t->count * t->stride * sizeof(uint64_t));
                 t = c;
-            } else {
-                x.owned[sl] = false;
             }
             t->shape = g->values[g->outputs[i]].shape;
             t->shape.dims[0] = (int64_t)m->batch;
             outputs[i] = t;
-            /* the same slot may be two outputs: later ones get their own copy */
-            x.slot[sl] = t;
+        }
+        if (s != HG_OK) {
+            /* no partial outputs */
+            for (size_t i = 0; i < g->n_outputs; i++) {
+                hg_he_tensor_free(outputs[i]);
+                outputs[i] = NULL;
+            }
         }
     }
     if (stats) {

@@ -18,8 +18,18 @@
 #include "graph/graph.h"
 #include "hegraph/hg_he.h"
 
+/* A cache of large buffers that a model's runs reuse, so that a run after the first does not
+ * pay the kernel's page faults and zeroing again. Thread-safe. */
+typedef struct he_pool he_pool;
+hg_status he_pool_new(he_pool **out) HG_WUR;
+void he_pool_free(he_pool *p);
+/* A buffer of at least `words` words: a cached one or a new one (uninitialized). */
+uint64_t *he_pool_get(he_pool *p, size_t words, size_t *cap);
+void he_pool_put(he_pool *p, uint64_t *buf, size_t cap);
+
 struct hg_he_tensor {
     const hg_ckks_ctx *ctx;
+    he_pool *pool; /* where the buffer goes back when freed, or NULL */
     hg_shape shape; /* batch included */
     size_t count;
     int level, size;
@@ -36,6 +46,10 @@ struct hg_he_tensor {
 /* Allocates a tensor of count ciphertexts (zeroed: each an encryption of zero with no noise). */
 hg_status hg_he_tensor_new(const hg_ckks_ctx *ctx, const hg_shape *shape, int level, int size,
                            double scale, bool complex_packing, hg_he_tensor **out) HG_WUR;
+/* The same with an uninitialized buffer from a pool: for outputs that are written whole. */
+hg_status hg_he_tensor_new_pooled(he_pool *pool, const hg_ckks_ctx *ctx, const hg_shape *shape,
+                                  int level, int size, double scale, bool complex_packing,
+                                  hg_he_tensor **out) HG_WUR;
 /* Changes the state (level, size) of t in place, reallocating if it grows; keeps no data. */
 hg_status hg_he_tensor_reshape_state(hg_he_tensor *t, int level, int size) HG_WUR;
 static inline uint64_t *hg_he_ct_data(const hg_he_tensor *t, size_t k) {
@@ -62,6 +76,7 @@ typedef struct he_linear {
     int64_t *w;        /* nnz: round(a * wscale) */
     int64_t max_abs_w;
     bool scaled;
+    bool dense;        /* every row has the same column list (Gemm): rows can share loads */
     double wscale;     /* scaled maps: the weights' encoding scale */
     double *b;         /* n_rows real biases, or NULL */
     uint64_t *bias;    /* n_rows * n_limbs residues of round(b * out_scale), or NULL */
@@ -100,7 +115,7 @@ typedef struct he_block {
     bool skip_zero;
 } he_block;
 
-#define HE_BLOCK_LANES 256
+#define HE_BLOCK_LANES 64
 
 void he_block_portable(const he_block *b);
 void he_block_avx512(const he_block *b);
@@ -170,6 +185,7 @@ struct hg_he_model {
     hg_he_plan_stats stats;
     /* complex packing: per prime, the NTT form of -X^(N/2), i.e. the slot-wise factor -i */
     uint64_t *minus_i;
+    he_pool *pool;
 };
 
 /* Ciphertext-ciphertext product in complex packing, (u^2 - i v^2) style; see exec.c. */

@@ -260,8 +260,14 @@ static hg_status encode_linear(planner *p, he_linear *lin, he_state in, int64_t 
     if (!lin->w)
         return HG_ERR_NOMEM;
     if (lin->scaled) {
-        if (lin->wscale == 0) /* else preset (scale matching) */
-            lin->wscale = o->depth_aware ? prime(p, st.level) : p->ctx->params.scale;
+        /* Depth-aware: weights at scale q_l * (default scale / input scale), so that after
+         * the rescale by q_l the output is back at the default scale exactly, whatever the
+         * input's scale drifted to (a ciphertext product's s^2 / q, complex packing's factor
+         * 4). A preset scale (scale matching) is kept. */
+        if (lin->wscale == 0)
+            lin->wscale = o->depth_aware
+                              ? prime(p, st.level) * (p->ctx->params.scale / st.scale)
+                              : p->ctx->params.scale;
         if (!o->lazy_rescale && st.level < 1)
             return hg_node_fail(HG_ERR_LEVEL, n,
                                 "the depth is exhausted (the product needs a rescale at level "
@@ -751,6 +757,8 @@ hg_status hg_he_model_new(const hg_graph *g, const hg_ckks_ctx *ctx, const hg_he
     }
     if (s == HG_OK)
         s = plan_lifetimes(&p);
+    if (s == HG_OK)
+        s = he_pool_new(&m->pool);
     if (s == HG_OK && o->complex_packing) {
         m->minus_i = hg_alloc_array((size_t)ctx->L, sizeof(uint64_t));
         if (!m->minus_i)
@@ -795,6 +803,7 @@ void hg_he_model_free(hg_he_model *m) {
     free(m->output_slot);
     free(m->input_state);
     hg_free(m->minus_i);
+    he_pool_free(m->pool);
     free(m);
 }
 

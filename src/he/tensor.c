@@ -1,6 +1,7 @@
 /* Cipher tensors: allocation, state, views as ckks ciphertexts. */
 #include "he.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,8 +12,9 @@ static size_t count_of(const hg_shape *s) {
     return c;
 }
 
-hg_status hg_he_tensor_new(const hg_ckks_ctx *ctx, const hg_shape *shape, int level, int size,
-                           double scale, bool complex_packing, hg_he_tensor **out) {
+static hg_status tensor_new(he_pool *pool, const hg_ckks_ctx *ctx, const hg_shape *shape,
+                            int level, int size, double scale, bool complex_packing, bool zero,
+                            hg_he_tensor **out) {
     *out = NULL;
     if (shape->rank < 1 || level < 0 || level >= ctx->L || size < 2 || size > 3)
         return hg_fail(HG_ERR_INTERNAL, "%s: bad tensor state (rank %d, level %d, size %d)",
@@ -27,27 +29,124 @@ hg_status hg_he_tensor_new(const hg_ckks_ctx *ctx, const hg_shape *shape, int le
     t->size = size;
     t->scale = scale;
     t->complex_packing = complex_packing;
-    t->stride = (size_t)size * (size_t)(level + 1) * ctx->n;
+    /* One cache line more than a ciphertext needs: with a power-of-two stride the same lane of
+     * every ciphertext would fall in the same cache set, and the linear engine, which reads
+     * that lane of hundreds of ciphertexts in turn, would thrash. */
+    t->stride = (size_t)size * (size_t)(level + 1) * ctx->n + 8;
     size_t words, count = t->count;
     if (!hg_mul_size(count, t->stride, &words)) {
         free(t);
         return hg_fail(HG_ERR_NOMEM, "a tensor of %zu ciphertexts is too large", count);
     }
-    t->data = hg_alloc_array(words ? words : 1, sizeof(uint64_t));
+    if (pool) {
+        t->data = he_pool_get(pool, words ? words : 1, &t->cap);
+        t->pool = pool;
+        if (t->data && zero)
+            memset(t->data, 0, words * sizeof(uint64_t));
+    } else {
+        t->data = hg_alloc_array(words ? words : 1, sizeof(uint64_t));
+        t->cap = words;
+    }
     if (!t->data) {
         free(t);
         return hg_fail(HG_ERR_NOMEM, "out of memory for %zu ciphertexts (%zu MB)", count,
                        words * 8 >> 20);
     }
-    t->cap = words;
     *out = t;
     return HG_OK;
+}
+
+hg_status hg_he_tensor_new(const hg_ckks_ctx *ctx, const hg_shape *shape, int level, int size,
+                           double scale, bool complex_packing, hg_he_tensor **out) {
+    return tensor_new(NULL, ctx, shape, level, size, scale, complex_packing, true, out);
+}
+
+hg_status hg_he_tensor_new_pooled(he_pool *pool, const hg_ckks_ctx *ctx, const hg_shape *shape,
+                                  int level, int size, double scale, bool complex_packing,
+                                  hg_he_tensor **out) {
+    return tensor_new(pool, ctx, shape, level, size, scale, complex_packing, false, out);
+}
+
+struct he_pool {
+    pthread_mutex_t mu;
+    struct {
+        uint64_t *p;
+        size_t cap;
+    } *free;
+    size_t n, cap;
+};
+
+hg_status he_pool_new(he_pool **out) {
+    *out = calloc(1, sizeof **out);
+    if (!*out)
+        return hg_fail(HG_ERR_NOMEM, "out of memory");
+    pthread_mutex_init(&(*out)->mu, NULL);
+    return HG_OK;
+}
+
+void he_pool_free(he_pool *p) {
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->n; i++)
+        hg_free(p->free[i].p);
+    free(p->free);
+    pthread_mutex_destroy(&p->mu);
+    free(p);
+}
+
+uint64_t *he_pool_get(he_pool *p, size_t words, size_t *cap) {
+    pthread_mutex_lock(&p->mu);
+    /* The smallest cached buffer that fits, if it wastes less than half. */
+    size_t best = SIZE_MAX;
+    for (size_t i = 0; i < p->n; i++)
+        if (p->free[i].cap >= words && p->free[i].cap / 2 <= words &&
+            (best == SIZE_MAX || p->free[i].cap < p->free[best].cap))
+            best = i;
+    uint64_t *buf = NULL;
+    if (best != SIZE_MAX) {
+        buf = p->free[best].p;
+        *cap = p->free[best].cap;
+        p->free[best] = p->free[--p->n];
+    }
+    pthread_mutex_unlock(&p->mu);
+    if (!buf) {
+        size_t bytes;
+        if (!hg_mul_size(words, sizeof(uint64_t), &bytes)) {
+            hg_fail(HG_ERR_NOMEM, "allocation of %zu words overflows", words);
+            return NULL;
+        }
+        buf = hg_alloc_large(bytes);
+        *cap = words;
+    }
+    return buf;
+}
+
+void he_pool_put(he_pool *p, uint64_t *buf, size_t cap) {
+    pthread_mutex_lock(&p->mu);
+    if (p->n == p->cap) {
+        size_t c = p->cap ? 2 * p->cap : 16;
+        void *f = realloc(p->free, c * sizeof *p->free);
+        if (!f) {
+            pthread_mutex_unlock(&p->mu);
+            hg_free(buf);
+            return;
+        }
+        p->free = f;
+        p->cap = c;
+    }
+    p->free[p->n].p = buf;
+    p->free[p->n].cap = cap;
+    p->n++;
+    pthread_mutex_unlock(&p->mu);
 }
 
 void hg_he_tensor_free(hg_he_tensor *t) {
     if (!t)
         return;
-    hg_free(t->data);
+    if (t->pool)
+        he_pool_put(t->pool, t->data, t->cap);
+    else
+        hg_free(t->data);
     hg_free(t->seeds);
     free(t);
 }

@@ -411,7 +411,18 @@ hg_status he_linear_build(const hg_graph *g, size_t node, int x_pos, bool skip_z
     default:
         return hg_node_fail(HG_ERR_INTERNAL, n, "not a linear op");
     }
-    if (s == HG_OK && n->op != HG_OP_ADD && n->op != HG_OP_SUB)
-        (*out)->scaled = true;
-    return s;
+    if (s != HG_OK)
+        return s;
+    he_linear *l = *out;
+    if (n->op != HG_OP_ADD && n->op != HG_OP_SUB)
+        l->scaled = true;
+    /* Rows with one shared column list let the engine serve several rows per load. */
+    l->dense = l->n_rows > 1;
+    const uint32_t len = l->row_ptr[1];
+    for (size_t r = 1; r < l->n_rows && l->dense; r++) {
+        const uint32_t *c = l->col + l->row_ptr[r];
+        l->dense = l->row_ptr[r + 1] - l->row_ptr[r] == len &&
+                   memcmp(c, l->col, len * sizeof *c) == 0;
+    }
+    return HG_OK;
 }

@@ -4,6 +4,7 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 void *hg_alloc_array(size_t n, size_t size) {
     size_t bytes;
@@ -38,4 +39,25 @@ void hg_free_secret(void *p, size_t n) {
         return;
     sodium_memzero(p, n);
     free(p);
+}
+
+void *hg_alloc_large(size_t bytes) {
+    const size_t huge = (size_t)2 << 20;
+    if (bytes > SIZE_MAX - huge) {
+        hg_fail(HG_ERR_NOMEM, "allocation of %zu bytes overflows", bytes);
+        return NULL;
+    }
+    size_t rounded = (bytes + huge - 1) / huge * huge;
+    if (rounded == 0)
+        rounded = huge;
+    void *p = aligned_alloc(huge, rounded);
+    if (!p) {
+        hg_fail(HG_ERR_NOMEM, "out of memory allocating %zu bytes", bytes);
+        return NULL;
+    }
+#ifdef MADV_HUGEPAGE
+    /* Advice only: where transparent huge pages are off, nothing changes. */
+    (void)madvise(p, rounded, MADV_HUGEPAGE);
+#endif
+    return p;
 }
