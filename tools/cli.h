@@ -24,6 +24,7 @@ double cli_now_ms(void);
 
 /* Subcommands: each parses its own arguments (argv[0] is the subcommand name). */
 int cmd_demo(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 

@@ -11,6 +11,7 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
+    {"run", cmd_run, "encrypted inference on a data set: accuracy, latency, throughput"},
     {"demo", cmd_demo, "encrypt, compute on and decrypt a vector with CKKS, checking each step"},
     {"info", cmd_info, "inputs, outputs, ops, parameters and multiplicative depth of a model"},
     {"eval", cmd_eval, "run a model on TensorProto inputs with the plain float64 backend"},

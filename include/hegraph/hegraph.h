@@ -5,6 +5,7 @@
 #include "hegraph/hg_common.h"
 #include "hegraph/hg_ckks.h"
 #include "hegraph/hg_graph.h"
+#include "hegraph/hg_he.h"
 #include "hegraph/hg_onnx.h"
 #include "hegraph/hg_data.h"
 

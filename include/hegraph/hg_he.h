@@ -99,7 +99,7 @@ HG_API hg_status hg_he_params_auto(const hg_graph *g, int scale_bits, int headro
 
 typedef struct hg_he_model hg_he_model;
 
-/* Compiles an optimized graph (hg_graph_optimize) for a context, options and batch size.
+/* Compiles an optimized graph (hg_graph_optimize) for a context, options and largest batch.
  * Checks that every node can run encrypted (ops that need the client go through it; Transpose,
  * Reshape, Concat and the like must keep the batch axis), that the batch fits the slots
  * (HG_ERR_INVALID_ARG naming both numbers), and that the levels suffice (HG_ERR_LEVEL naming the
@@ -113,6 +113,10 @@ HG_API size_t hg_he_model_capacity(const hg_he_model *m);
  * for complex packing: 2N - 1). Returns the number of elements, writing at most cap. */
 HG_API bool hg_he_model_needs_relin(const hg_he_model *m);
 HG_API size_t hg_he_model_galois_elts(const hg_he_model *m, uint64_t *elts, size_t cap);
+/* Allocates (and touches) the buffers a run will use, so that runs do not pay for first use
+ * of fresh memory (page faults and zeroing by the kernel): a set-up cost, paid once. The buffers
+ * are kept by the model and reused by every run. */
+HG_API hg_status hg_he_model_reserve(hg_he_model *m) HG_WUR;
 /* Predicted peak memory of a run (ciphertexts, encoded weights and scratch), in bytes. */
 HG_API size_t hg_he_model_peak_bytes(const hg_he_model *m);
 /* Number of rescales, relinearizations and client round trips the plan makes per batch. */
@@ -186,7 +190,8 @@ typedef struct hg_he_run_stats {
     size_t peak_bytes; /* largest memory held by ciphertexts during the run */
 } hg_he_run_stats;
 
-/* Runs the model on encrypted inputs (one tensor per graph input, batch equal to the model's)
+/* Runs the model on encrypted inputs (one tensor per graph input, all with one batch of at most
+ * the model's)
  * with the evaluation keys (rlk may be NULL if the model does not need it; gk likewise), and
  * stores one new tensor per graph output. On failure no output is allocated. */
 HG_API hg_status hg_he_run(const hg_he_model *m, const hg_ckks_rlk *rlk, const hg_ckks_gk *gk,

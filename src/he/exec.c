@@ -391,9 +391,11 @@ hg_status hg_he_run(const hg_he_model *m, const hg_ckks_rlk *rlk, const hg_ckks_
         const he_slot *sl = &m->slots[m->input_slot[i]];
         if (!t || t->ctx != m->ctx || t->count != sl->count || t->level != st->level ||
             t->size != st->size || t->complex_packing != m->opts.complex_packing ||
-            (size_t)t->shape.dims[0] != m->batch)
+            t->shape.dims[0] < 1 || (size_t)t->shape.dims[0] > m->batch ||
+            t->shape.dims[0] != inputs[0]->shape.dims[0])
             return hg_fail(HG_ERR_INVALID_ARG,
-                           "%s: input %zu must be %zu ciphertexts of a batch of %zu at level %d%s",
+                           "%s: input %zu must be %zu ciphertexts of a batch of at most %zu at "
+                           "level %d%s",
                            __func__, i, sl->count, m->batch, st->level,
                            m->opts.complex_packing ? ", complex packing" : "");
         HG_TRY(hg_ckks_check_scale(__func__, t->scale, st->scale));
@@ -475,7 +477,7 @@ hg_status hg_he_run(const hg_he_model *m, const hg_ckks_rlk *rlk, const hg_ckks_
                 t = c;
             }
             t->shape = g->values[g->outputs[i]].shape;
-            t->shape.dims[0] = (int64_t)m->batch;
+            t->shape.dims[0] = inputs[0]->shape.dims[0];
             outputs[i] = t;
         }
         if (s != HG_OK) {

@@ -52,6 +52,8 @@ hg_status hg_he_tensor_new_pooled(he_pool *pool, const hg_ckks_ctx *ctx, const h
                                   hg_he_tensor **out) HG_WUR;
 /* Changes the state (level, size) of t in place, reallocating if it grows; keeps no data. */
 hg_status hg_he_tensor_reshape_state(hg_he_tensor *t, int level, int size) HG_WUR;
+/* Words between consecutive ciphertexts of a tensor at this state. */
+size_t he_stride(const hg_ckks_ctx *ctx, int level, int size);
 static inline uint64_t *hg_he_ct_data(const hg_he_tensor *t, size_t k) {
     return t->data + k * t->stride;
 }

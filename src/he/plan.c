@@ -293,6 +293,11 @@ static hg_status encode_linear(planner *p, he_linear *lin, he_state in, int64_t 
             lin->max_abs_w = a;
     }
     /* Terms a signed 64-bit accumulator can hold: |w| * q each, below 2^63 in all. */
+    if (log2(st.scale) >= log2_modulus(p, st.level) - 1)
+        return hg_node_fail(HG_ERR_LEVEL, n,
+                            "the depth is exhausted: the scale 2^%.1f no longer fits the modulus "
+                            "at level %d (2^%.1f); the parameters need more or larger primes",
+                            log2(st.scale), st.level, log2_modulus(p, st.level));
     lin->n_limbs = st.level + 1;
     if (lin->b) {
         size_t rows = lin->n_rows, limbs = (size_t)lin->n_limbs;
@@ -314,11 +319,6 @@ static hg_status encode_linear(planner *p, he_linear *lin, he_state in, int64_t 
                                    &p->ctx->prime[i].mod);
         }
     }
-    if (log2(st.scale) >= log2_modulus(p, st.level) - 1)
-        return hg_node_fail(HG_ERR_LEVEL, n,
-                            "the depth is exhausted: the scale 2^%.1f no longer fits the modulus "
-                            "at level %d (2^%.1f); the parameters need more or larger primes",
-                            log2(st.scale), st.level, log2_modulus(p, st.level));
     *out = st;
     return HG_OK;
 }
@@ -829,4 +829,36 @@ size_t hg_he_model_peak_bytes(const hg_he_model *m) {
 
 void hg_he_model_stats(const hg_he_model *m, hg_he_plan_stats *s) {
     *s = m->stats;
+}
+
+hg_status hg_he_model_reserve(hg_he_model *m) {
+    /* Replays the run's allocations against the pool: the same sizes taken and given back in
+     * the same order leave the pool holding exactly the buffers the run will ask for. */
+    const size_t n_slots = m->n_slots;
+    uint64_t **buf = calloc(n_slots ? n_slots : 1, sizeof *buf);
+    size_t *cap = calloc(n_slots ? n_slots : 1, sizeof *cap);
+    hg_status s = buf && cap ? HG_OK : hg_fail(HG_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < m->n_steps && s == HG_OK; i++) {
+        const he_step *st = &m->steps[i];
+        bool allocates = st->kind == HE_STEP_LINEAR || st->kind == HE_STEP_ADD ||
+                         st->kind == HE_STEP_MUL || st->kind == HE_STEP_GATHER;
+        if (allocates) {
+            size_t words = m->slots[st->out].count * he_stride(m->ctx, st->after.level,
+                                                                 st->after.size);
+            buf[st->out] = he_pool_get(m->pool, words ? words : 1, &cap[st->out]);
+            if (!buf[st->out])
+                s = HG_ERR_NOMEM;
+            else
+                memset(buf[st->out], 0, cap[st->out] * sizeof(uint64_t));
+        } else if (st->kind == HE_STEP_FREE && buf[st->in[0]]) {
+            he_pool_put(m->pool, buf[st->in[0]], cap[st->in[0]]);
+            buf[st->in[0]] = NULL;
+        }
+    }
+    for (size_t i = 0; i < n_slots && buf && cap; i++)
+        if (buf[i])
+            he_pool_put(m->pool, buf[i], cap[i]);
+    free(buf);
+    free(cap);
+    return s;
 }

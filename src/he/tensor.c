@@ -5,6 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+size_t he_stride(const hg_ckks_ctx *ctx, int level, int size) {
+    /* One cache line more than a ciphertext needs: with a power-of-two stride the same lane of
+     * every ciphertext would fall in the same cache set, and the linear engine, which reads
+     * that lane of hundreds of ciphertexts in turn, would thrash. */
+    return (size_t)size * (size_t)(level + 1) * ctx->n + 8;
+}
+
 static size_t count_of(const hg_shape *s) {
     size_t c = 1;
     for (int d = 1; d < s->rank; d++)
@@ -29,10 +36,7 @@ static hg_status tensor_new(he_pool *pool, const hg_ckks_ctx *ctx, const hg_shap
     t->size = size;
     t->scale = scale;
     t->complex_packing = complex_packing;
-    /* One cache line more than a ciphertext needs: with a power-of-two stride the same lane of
-     * every ciphertext would fall in the same cache set, and the linear engine, which reads
-     * that lane of hundreds of ciphertexts in turn, would thrash. */
-    t->stride = (size_t)size * (size_t)(level + 1) * ctx->n + 8;
+    t->stride = he_stride(ctx, level, size);
     size_t words, count = t->count;
     if (!hg_mul_size(count, t->stride, &words)) {
         free(t);

@@ -46,9 +46,9 @@ void *hg_alloc_array(size_t n, size_t size);
 void hg_free(void *p);
 /* Wipes n bytes then frees: for secrets and decrypted data. */
 void hg_free_secret(void *p, size_t n);
-/* An uninitialized buffer of at least `bytes` bytes for large arrays: 2 MiB aligned and
- * advised for transparent huge pages (fewer page faults and TLB misses). NULL (with a recorded
- * detail) on exhaustion. Free with hg_free. */
+/* An uninitialized, HG_ALIGN-aligned buffer of at least `bytes` bytes, for large arrays that
+ * are written before being read. NULL (with a recorded detail) on exhaustion. Free with
+ * hg_free. */
 void *hg_alloc_large(size_t bytes);
 
 /* Wipes n bytes in a way the compiler cannot elide. */

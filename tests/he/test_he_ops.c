@@ -452,7 +452,7 @@ static void test_errors(void **s) {
     hg_assert_ok(hg_he_client_encrypt(K.client[0], x, &t));
     hg_he_tensor *out[1];
     hg_assert_fails(hg_he_run(m, K.rlk, NULL, &t, 1, NULL, out, NULL), HG_ERR_INVALID_ARG,
-                    "batch of 4");
+                    "batch of at most 4");
     hg_assert_fails(hg_he_run(m, NULL, NULL, &t, 1, NULL, out, NULL), HG_ERR_MISSING_KEY,
                     "relinearization key");
     hg_he_tensor_free(t);
