@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds hegraph and runs its tests.
-#   scripts/test.sh              unit and end-to-end tests (fast; small insecure test parameters)
+#   scripts/test.sh              unit and end-to-end tests (fast; small insecure test parameters;
+#                                installs MNIST and Fashion-MNIST first: scripts/fetch_data.sh)
 #   scripts/test.sh --slow       the slower suite on real 128-bit parameters
 #   scripts/test.sh --sanitize   unit tests built with address and undefined-behaviour sanitizers
 # HG_WERROR=1 turns warnings into errors (CI).
