@@ -156,18 +156,63 @@ HG_API hg_status hg_he_client_encrypt(hg_he_client *c, const hg_ndarray *batch,
 HG_API hg_status hg_he_client_decrypt(hg_he_client *c, const hg_he_tensor *t,
                                       hg_ndarray **out) HG_WUR;
 
-/* An activation request: the op to apply in the clear to a decrypted tensor, with the node
- * whose attributes describe it (MaxPool windows, LeakyRelu slope, Clip bounds, Softmax axis). */
+/* An activation request: what the client applies in the clear to a decrypted tensor. It is
+ * self-contained (the client does not have the model) and serializable.
+ *   unmasked: the model's op with its attributes and shapes (batch included);
+ *   masked:   an element-wise Relu (op HG_OP_RELU) on every ciphertext, or, for MaxPool
+ *             (op HG_OP_MAXPOOL), the slot-wise maximum of each group of `group` consecutive
+ *             ciphertexts; the shapes are then just (batch, count) and say nothing of the
+ *             model. */
 typedef struct hg_he_activation {
-    const hg_graph *graph;
-    size_t node;
-    hg_shape in_shape, out_shape; /* batch included */
+    hg_op op; /* Relu, Relu6, Clip, LeakyRelu, Sigmoid, Tanh, Softmax, MaxPool */
+    bool masked;
+    uint32_t group;
+    hg_shape in_shape, out_shape;
+    double alpha;              /* LeakyRelu */
+    double clip_min, clip_max; /* Clip, Relu6 */
+    int64_t axis;              /* Softmax */
+    bool legacy;               /* Softmax before opset 13: over the flattened axes >= axis */
+    int n_spatial;             /* MaxPool */
+    int64_t kernel[3], strides[3], pads[6], dilations[3];
+    bool ceil_mode;
 } hg_he_activation;
 
 /* The in-process client's answer: decrypt `in`, apply the activation, encrypt the result fresh
- * at the top level and default scale into *out. */
+ * at the top level and default scale (seeded) into *out. HG_ERR_PROTOCOL when the request is
+ * inconsistent (shapes that do not match the tensor, an op a client does not evaluate). */
 HG_API hg_status hg_he_client_activate(hg_he_client *c, const hg_he_activation *act,
                                        const hg_he_tensor *in, hg_he_tensor **out) HG_WUR;
+
+/* Serialization of requests, for the network: validated when read (HG_ERR_FORMAT). */
+HG_API size_t hg_he_activation_size(void);
+HG_API hg_status hg_he_activation_write(const hg_he_activation *a, void *buf, size_t cap,
+                                        size_t *written) HG_WUR;
+HG_API hg_status hg_he_activation_read(const void *buf, size_t len,
+                                       hg_he_activation *a) HG_WUR;
+
+/* Serialization of cipher tensors: a header (shape, level, components, scale, packing) and
+ * each ciphertext in the ckks layer's format (seeded when fresh). Reading checks every length
+ * and residue, the parameters' fingerprint, and that every ciphertext has the announced state;
+ * max_count bounds the ciphertexts accepted (a resource limit), 0 for no bound beyond
+ * HG_MAX_ELEMENTS. */
+HG_API size_t hg_he_tensor_size_bytes(const hg_he_tensor *t);
+HG_API hg_status hg_he_tensor_write(const hg_he_tensor *t, void *buf, size_t cap,
+                                    size_t *written) HG_WUR;
+HG_API hg_status hg_he_tensor_read(const hg_ckks_ctx *ctx, const void *buf, size_t len,
+                                   size_t max_count, hg_he_tensor **out) HG_WUR;
+/* Ciphertexts [from, from + n) of t as a new tensor of shape (batch, n), and the reverse: copy
+ * the ciphertexts of `part` into t from index `from` (same level, components and scale). For
+ * requests sent in pieces. */
+HG_API hg_status hg_he_tensor_slice(const hg_he_tensor *t, size_t from, size_t n,
+                                    hg_he_tensor **out) HG_WUR;
+HG_API hg_status hg_he_tensor_paste(hg_he_tensor *t, size_t from,
+                                    const hg_he_tensor *part) HG_WUR;
+/* A tensor shaped like the planned answer to a request, to paste pieces into. */
+HG_API hg_status hg_he_tensor_new_empty(const hg_ckks_ctx *ctx, const hg_shape *shape, int level,
+                                        int size, double scale, bool complex_packing,
+                                        hg_he_tensor **out) HG_WUR;
+HG_API bool hg_he_tensor_complex(const hg_he_tensor *t);
+HG_API int hg_he_tensor_components(const hg_he_tensor *t);
 
 /* How the server reaches the client: the in-process client (hg_he_client_activate) or, later,
  * a network peer. */

@@ -189,39 +189,151 @@ static void free_wiped(hg_ndarray *a) {
     hg_ndarray_free(a);
 }
 
+/* The node that evaluates an unmasked request, in a one-node graph over an input of the
+ * request's shape. */
+static hg_status request_graph(const hg_he_activation *act, hg_graph **out) {
+    hg_graph *g;
+    HG_TRY(hg_graph_new(&g));
+    int64_t x, y;
+    hg_status s = hg_graph_add_value(g, "x", HG_VALUE_INPUT, HG_DTYPE_FLOAT64, &x);
+    if (s == HG_OK) {
+        g->values[x].shape = act->in_shape;
+        g->values[x].has_shape = true;
+        s = hg_graph_add_input(g, x);
+    }
+    if (s == HG_OK)
+        s = hg_graph_add_value(g, "y", HG_VALUE_NODE, HG_DTYPE_FLOAT64, &y);
+    hg_node_attr a;
+    hg_node_attr_default(act->op, &a);
+    switch (act->op) {
+    case HG_OP_RELU6:
+    case HG_OP_CLIP:
+        a.clip.min = act->clip_min;
+        a.clip.max = act->clip_max;
+        break;
+    case HG_OP_LEAKYRELU: a.leaky_alpha = act->alpha; break;
+    case HG_OP_SOFTMAX:
+        a.softmax.axis = act->axis;
+        a.softmax.legacy = act->legacy;
+        break;
+    case HG_OP_MAXPOOL:
+        a.window.n_spatial = act->n_spatial;
+        a.window.has_kernel = true;
+        a.window.ceil_mode = act->ceil_mode;
+        for (int d = 0; d < act->n_spatial; d++) {
+            a.window.kernel[d] = act->kernel[d];
+            a.window.strides[d] = act->strides[d];
+            a.window.dilations[d] = act->dilations[d];
+            a.window.pads[d] = act->pads[d];
+            a.window.pads[act->n_spatial + d] = act->pads[act->n_spatial + d];
+        }
+        break;
+    default: break;
+    }
+    if (s == HG_OK)
+        s = hg_graph_add_node(g, act->op, "activation", &x, 1, y, &a);
+    if (s == HG_OK) {
+        g->nodes[0].resolved = true;
+        s = hg_graph_add_output(g, y);
+    }
+    if (s != HG_OK) {
+        hg_graph_free(g);
+        return s;
+    }
+    *out = g;
+    return HG_OK;
+}
+
+/* Checks a request against the tensor it comes with: everything in it came from the server. */
+static hg_status check_request(const hg_he_activation *act, const hg_he_tensor *in) {
+    static const hg_op allowed[] = {HG_OP_RELU,      HG_OP_RELU6,   HG_OP_CLIP,
+                                    HG_OP_LEAKYRELU, HG_OP_SIGMOID, HG_OP_TANH,
+                                    HG_OP_SOFTMAX,   HG_OP_MAXPOOL};
+    bool ok = false;
+    for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++)
+        ok |= act->op == allowed[i];
+    if (!ok)
+        return hg_fail(HG_ERR_PROTOCOL, "activation request: op %d is not one a client evaluates",
+                       (int)act->op);
+    const hg_shape *is = &act->in_shape;
+    if (is->rank < 1 || is->rank > HG_MAX_RANK || is->dims[0] != in->shape.dims[0])
+        return hg_fail(HG_ERR_PROTOCOL, "activation request: input rank %d or batch does not "
+                       "match the tensor", is->rank);
+    size_t count = 1;
+    for (int d = 1; d < is->rank; d++) {
+        if (is->dims[d] < 1 || is->dims[d] > HG_MAX_ELEMENTS)
+            return hg_fail(HG_ERR_PROTOCOL, "activation request: dimension %d is %lld", d,
+                           (long long)is->dims[d]);
+        count *= (size_t)is->dims[d];
+        if (count > (size_t)HG_MAX_ELEMENTS)
+            return hg_fail(HG_ERR_PROTOCOL, "activation request: too many elements");
+    }
+    if (count != in->count)
+        return hg_fail(HG_ERR_PROTOCOL,
+                       "activation request: the shape holds %zu ciphertexts, the tensor %zu",
+                       count, in->count);
+    if (act->masked) {
+        if (act->op != HG_OP_RELU && act->op != HG_OP_MAXPOOL)
+            return hg_fail(HG_ERR_PROTOCOL, "activation request: a masked request is a Relu or "
+                           "a MaxPool");
+        size_t grp = act->op == HG_OP_MAXPOOL ? act->group : 1;
+        if (grp < 1 || in->count % grp != 0)
+            return hg_fail(HG_ERR_PROTOCOL, "activation request: groups of %u do not divide %zu "
+                           "ciphertexts", act->group, in->count);
+    }
+    if (act->op == HG_OP_MAXPOOL && !act->masked) {
+        if (act->n_spatial != is->rank - 2 || act->n_spatial < 1 || act->n_spatial > 3)
+            return hg_fail(HG_ERR_PROTOCOL, "activation request: MaxPool over %d spatial axes "
+                           "of a rank-%d tensor", act->n_spatial, is->rank);
+        for (int d = 0; d < act->n_spatial; d++)
+            if (act->kernel[d] < 1 || act->kernel[d] > is->dims[2 + d] + 64 ||
+                act->strides[d] < 1 || act->dilations[d] < 1 || act->pads[d] < 0 ||
+                act->pads[act->n_spatial + d] < 0 || act->pads[d] >= act->kernel[d] ||
+                act->pads[act->n_spatial + d] >= act->kernel[d])
+                return hg_fail(HG_ERR_PROTOCOL, "activation request: bad MaxPool window on "
+                               "axis %d", d);
+    }
+    return HG_OK;
+}
+
 hg_status hg_he_client_activate(hg_he_client *c, const hg_he_activation *act,
                                 const hg_he_tensor *in, hg_he_tensor **out) {
     *out = NULL;
-    const hg_graph *g = act->graph;
-    const hg_node *n = &g->nodes[act->node];
+    HG_TRY(check_request(act, in));
     hg_ndarray *x = NULL, *y = NULL;
     HG_TRY(hg_he_client_decrypt(c, in, &x));
-    /* The node's other inputs are constants (e.g. Min's bound): views on the graph's data. */
-    const hg_ndarray *ins[8] = {0};
-    hg_ndarray views[8];
-    hg_status s = n->n_inputs <= 8 ? HG_OK
-                                   : hg_node_fail(HG_ERR_UNSUPPORTED, n, "too many inputs");
-    for (size_t k = 0; k < n->n_inputs && s == HG_OK; k++) {
-        if (k == 0) {
-            ins[k] = x;
-            continue;
+    hg_status s = HG_OK;
+    const size_t batch = (size_t)x->dims[0];
+    if (act->masked) {
+        /* Element-wise Relu, or the maximum of each group: on masked values, whatever they
+         * stand for. */
+        size_t grp = act->op == HG_OP_MAXPOOL ? act->group : 1, n_out = in->count / grp;
+        int64_t dims[2] = {(int64_t)batch, (int64_t)n_out};
+        s = hg_ndarray_new(2, dims, &y);
+        for (size_t b = 0; s == HG_OK && b < batch; b++)
+            for (size_t o = 0; o < n_out; o++) {
+                const double *v = x->data + b * in->count + o * grp;
+                double m = v[0];
+                for (size_t k = 1; k < grp; k++)
+                    m = v[k] > m ? v[k] : m;
+                y->data[b * n_out + o] = act->op == HG_OP_RELU ? (m > 0 ? m : 0) : m;
+            }
+    } else {
+        hg_graph *g = NULL;
+        s = request_graph(act, &g);
+        const hg_ndarray *ins[1] = {x};
+        if (s == HG_OK)
+            s = hg_plain_eval_node(g, &g->nodes[0], ins, &y);
+        if (s == HG_OK) {
+            bool same = y->rank == act->out_shape.rank;
+            for (int d = 0; same && d < y->rank; d++)
+                same = y->dims[d] == act->out_shape.dims[d];
+            if (!same)
+                s = hg_fail(HG_ERR_PROTOCOL, "activation request: the output shape does not "
+                            "match the op's");
         }
-        if (n->inputs[k] < 0)
-            continue;
-        const hg_value *v = &g->values[n->inputs[k]];
-        if (v->kind != HG_VALUE_CONSTANT || v->dtype == HG_DTYPE_INT64)
-            continue;
-        views[k].rank = v->shape.rank;
-        memcpy(views[k].dims, v->shape.dims, sizeof views[k].dims);
-        int64_t cnt = 1;
-        for (int d = 0; d < v->shape.rank; d++)
-            cnt *= v->shape.dims[d];
-        views[k].size = (size_t)cnt;
-        views[k].data = v->f64;
-        ins[k] = &views[k];
+        hg_graph_free(g);
     }
-    if (s == HG_OK)
-        s = hg_plain_eval_node(g, n, ins, &y);
     free_wiped(x);
     if (s == HG_OK) {
         hg_shape shape = {.rank = y->rank};

@@ -312,9 +312,11 @@ static hg_status step_client(exec *x, const he_step *st) {
     if (!x->ro || !x->ro->client)
         return hg_node_fail(HG_ERR_INVALID_ARG, &m->g->nodes[st->node],
                             "needs the client, and no client was given");
-    hg_he_activation act = {.graph = m->g, .node = (size_t)st->node};
+    hg_he_activation act;
+    HG_TRY(he_activation_from_node(m->g, (size_t)st->node, &act));
     act.in_shape = m->slots[st->in[0]].shape;
     act.out_shape = m->slots[st->out].shape;
+    act.in_shape.dims[0] = act.out_shape.dims[0] = x->slot[st->in[0]]->shape.dims[0];
     hg_he_tensor *out = NULL;
     double t0 = hg_now();
     hg_status s = x->ro->client(x->ro->client_user, &act, x->slot[st->in[0]], &out);

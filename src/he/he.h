@@ -190,6 +190,10 @@ struct hg_he_model {
     he_pool *pool;
 };
 
+/* The request for a client activation node (unmasked): op and attributes, shapes left to the
+ * caller. HG_ERR_UNSUPPORTED for a node a client cannot evaluate from attributes alone. */
+hg_status he_activation_from_node(const hg_graph *g, size_t node, hg_he_activation *act) HG_WUR;
+
 /* Ciphertext-ciphertext product in complex packing, (u^2 - i v^2) style; see exec.c. */
 
 #endif

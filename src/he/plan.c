@@ -541,6 +541,8 @@ static bool used_later(const planner *p, int slot, size_t ni) {
 static hg_status plan_client(planner *p, size_t ni, int x) {
     const hg_node *n = &p->g->nodes[ni];
     he_state *st = &p->cur[x];
+    hg_he_activation act;
+    HG_TRY(he_activation_from_node(p->g, ni, &act)); /* the client can be told what to do */
     /* The lowest level whose modulus still holds the scale and the headroom. */
     if (!used_later(p, x, ni)) {
         int level = st->level;
@@ -861,4 +863,55 @@ hg_status hg_he_model_reserve(hg_he_model *m) {
     free(buf);
     free(cap);
     return s;
+}
+
+hg_status he_activation_from_node(const hg_graph *g, size_t node, hg_he_activation *act) {
+    const hg_node *n = &g->nodes[node];
+    memset(act, 0, sizeof *act);
+    act->op = n->op;
+    act->group = 1;
+    switch (n->op) {
+    case HG_OP_RELU:
+    case HG_OP_SIGMOID:
+    case HG_OP_TANH: break;
+    case HG_OP_RELU6:
+    case HG_OP_CLIP:
+        act->clip_min = n->attr.clip.min;
+        act->clip_max = n->attr.clip.max;
+        break;
+    case HG_OP_MIN: {
+        /* Min(x, c) with a scalar constant c is Clip(x, -inf, c). */
+        const hg_value *c = n->n_inputs == 2 && n->inputs[1] >= 0 ? &g->values[n->inputs[1]] : NULL;
+        int64_t cnt = 0;
+        if (!c || c->kind != HG_VALUE_CONSTANT || !c->f64 || !hg_shape_count(&c->shape, &cnt) ||
+            cnt != 1)
+            return hg_node_fail(HG_ERR_UNSUPPORTED, n,
+                                "only Min of an encrypted value and one constant runs encrypted");
+        act->op = HG_OP_CLIP;
+        act->clip_min = -INFINITY;
+        act->clip_max = c->f64[0];
+        break;
+    }
+    case HG_OP_LEAKYRELU: act->alpha = n->attr.leaky_alpha; break;
+    case HG_OP_SOFTMAX:
+        act->axis = n->attr.softmax.axis;
+        act->legacy = n->attr.softmax.legacy;
+        break;
+    case HG_OP_MAXPOOL: {
+        const hg_window_attr *w = &n->attr.window;
+        act->n_spatial = w->n_spatial;
+        act->ceil_mode = w->ceil_mode;
+        for (int d = 0; d < w->n_spatial; d++) {
+            act->kernel[d] = w->kernel[d];
+            act->strides[d] = w->strides[d];
+            act->dilations[d] = w->dilations[d];
+            act->pads[d] = w->pads[d];
+            act->pads[w->n_spatial + d] = w->pads[w->n_spatial + d];
+        }
+        break;
+    }
+    default:
+        return hg_node_fail(HG_ERR_UNSUPPORTED, n, "is not an activation a client evaluates");
+    }
+    return HG_OK;
 }
