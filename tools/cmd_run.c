@@ -17,12 +17,14 @@
 static int usage(FILE *f) {
     fprintf(f,
             "usage: hegraph run MODEL.onnx --dataset mnist|fashion-mnist [--limit N]\n"
-            "                  [--params P.json] [--real] [--batch B] [--threads T] [--json]\n\n"
+            "                  [--params P.json] [--real] [--unmasked] [--batch B] [--threads T]\n"
+            "                  [--json]\n\n"
             "Encrypts the data set's test images in batches (one ciphertext per pixel, the batch\n"
             "in the slots), evaluates the model on the ciphertexts, decrypts, and reports the\n"
             "encrypted and plain accuracy, the predictions that differ, latency, throughput,\n"
             "client time and memory. Parameters come from P.json (nGraph-HE2's format) or are\n"
-            "chosen for the model at 128-bit security (complex packing unless --real).\n");
+            "chosen for the model at 128-bit security (complex packing unless --real).\n"
+            "Client activations are masked unless --unmasked.\n");
     return f == stdout ? 0 : 2;
 }
 
@@ -53,7 +55,7 @@ static hg_status slice(const hg_ndarray *a, size_t from, size_t n, hg_ndarray **
 int cmd_run(int argc, char **argv) {
     const char *model = NULL, *dataset = NULL, *params_path = NULL;
     long limit = 0, batch_opt = 0, threads = 0;
-    bool json = false, real = false;
+    bool json = false, real = false, unmasked = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h"))
@@ -77,6 +79,8 @@ int cmd_run(int argc, char **argv) {
                 return cli_usage_error("run: --threads needs a number >= 1");
         } else if (!strcmp(a, "--json"))
             json = true;
+        else if (!strcmp(a, "--unmasked"))
+            unmasked = true;
         else if (!strcmp(a, "--real"))
             real = true;
         else if (a[0] == '-')
@@ -127,6 +131,7 @@ int cmd_run(int argc, char **argv) {
     hg_he_opts opts;
     hg_he_opts_default(&opts);
     opts.threads = (int)threads;
+    opts.masking = !unmasked;
     size_t cap = ((size_t)1 << hp.lit.log_n) / (hp.complex_packing ? 1 : 2);
     size_t batch = batch_opt > 0 ? (size_t)batch_opt : cap;
     if (batch > n_images)
@@ -166,7 +171,7 @@ int cmd_run(int argc, char **argv) {
         double tb = cli_now_ms();
         hg_he_run_stats st = {0};
         hg_he_run_opts ro = {.client = (hg_he_client_fn)hg_he_client_activate,
-                             .client_user = he.client};
+                             .client_user = he.client, .pk = he.pk};
         if (s == HG_OK)
             s = hg_he_run(he.model, he.rlk, he.gk, &ct_in, 1, &ro, &ct_out, &st);
         double tc = cli_now_ms();

@@ -43,6 +43,8 @@ hg_status cli_he_open(cli_he *h, const hg_graph *g, const hg_he_params *hp,
     }
     if (s == HG_OK)
         s = hg_ckks_sk_new(h->ctx, &h->sk);
+    if (s == HG_OK && h->opts.masking)
+        s = hg_ckks_pk_new(h->ctx, h->sk, &h->pk);
     if (s == HG_OK && hg_he_model_needs_relin(h->model))
         s = hg_ckks_rlk_new(h->ctx, h->sk, &h->rlk);
     uint64_t elts[4];
@@ -61,6 +63,7 @@ void cli_he_close(cli_he *h) {
     hg_he_client_free(h->client);
     hg_ckks_gk_free(h->gk);
     hg_ckks_rlk_free(h->rlk);
+    hg_ckks_pk_free(h->pk);
     hg_ckks_sk_free(h->sk);
     hg_ckks_ctx_free(h->ctx);
     hg_ckks_params_free(h->params);

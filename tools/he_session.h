@@ -12,6 +12,7 @@ typedef struct cli_he {
     hg_ckks_params *params;
     hg_ckks_ctx *ctx;
     hg_ckks_sk *sk;
+    hg_ckks_pk *pk; /* for the re-randomization of masked requests */
     hg_ckks_rlk *rlk;
     hg_ckks_gk *gk;
     hg_he_client *client;

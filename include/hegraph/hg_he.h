@@ -60,6 +60,10 @@ typedef struct hg_he_opts {
     /* Skip multiplications by zero weights. Off by default: it leaks which weights are zero
      * through timing to anyone who can time the server. */
     bool skip_zero_weights;
+    /* Client activations are masked (DESIGN.md, section 6): random positive factors and a
+     * shuffle hide the pre-activation values and their order from the client; Sigmoid, Tanh,
+     * Softmax and one-sided Clip go unmasked. Off: the paper's protocol. */
+    bool masking;
     /* Worker threads (0: all the machine's). */
     int threads;
 } hg_he_opts;
@@ -121,7 +125,7 @@ HG_API hg_status hg_he_model_reserve(hg_he_model *m) HG_WUR;
 HG_API size_t hg_he_model_peak_bytes(const hg_he_model *m);
 /* Number of rescales, relinearizations and client round trips the plan makes per batch. */
 typedef struct hg_he_plan_stats {
-    size_t rescales, relins, conjugations, client_calls, ct_ct_products;
+    size_t rescales, relins, conjugations, client_calls, masked_calls, ct_ct_products;
     int levels_used; /* largest number of levels consumed between fresh encryptions */
 } hg_he_plan_stats;
 HG_API void hg_he_model_stats(const hg_he_model *m, hg_he_plan_stats *s);
@@ -224,6 +228,9 @@ typedef hg_status (*hg_he_client_fn)(void *user, const hg_he_activation *act,
 typedef struct hg_he_run_opts {
     hg_he_client_fn client; /* required when the graph has client activations */
     void *client_user;
+    /* The client's public key: masked requests are re-randomized with a fresh encryption of
+     * zero and flooding noise. Without it they are sent as computed. */
+    const hg_ckks_pk *pk;
     hg_progress_fn progress; /* optional: called after each node */
     void *progress_user;
 } hg_he_run_opts;

@@ -273,9 +273,9 @@ static hg_status check_request(const hg_he_activation *act, const hg_he_tensor *
                        "activation request: the shape holds %zu ciphertexts, the tensor %zu",
                        count, in->count);
     if (act->masked) {
-        if (act->op != HG_OP_RELU && act->op != HG_OP_MAXPOOL)
-            return hg_fail(HG_ERR_PROTOCOL, "activation request: a masked request is a Relu or "
-                           "a MaxPool");
+        if (act->op != HG_OP_RELU && act->op != HG_OP_LEAKYRELU && act->op != HG_OP_MAXPOOL)
+            return hg_fail(HG_ERR_PROTOCOL, "activation request: a masked request is a Relu, a "
+                           "LeakyRelu or a MaxPool");
         size_t grp = act->op == HG_OP_MAXPOOL ? act->group : 1;
         if (grp < 1 || in->count % grp != 0)
             return hg_fail(HG_ERR_PROTOCOL, "activation request: groups of %u do not divide %zu "
@@ -305,8 +305,8 @@ hg_status hg_he_client_activate(hg_he_client *c, const hg_he_activation *act,
     hg_status s = HG_OK;
     const size_t batch = (size_t)x->dims[0];
     if (act->masked) {
-        /* Element-wise Relu, or the maximum of each group: on masked values, whatever they
-         * stand for. */
+        /* Element-wise Relu or LeakyRelu, or the maximum of each group: on masked values,
+         * whatever they stand for. */
         size_t grp = act->op == HG_OP_MAXPOOL ? act->group : 1, n_out = in->count / grp;
         int64_t dims[2] = {(int64_t)batch, (int64_t)n_out};
         s = hg_ndarray_new(2, dims, &y);
@@ -316,7 +316,10 @@ hg_status hg_he_client_activate(hg_he_client *c, const hg_he_activation *act,
                 double m = v[0];
                 for (size_t k = 1; k < grp; k++)
                     m = v[k] > m ? v[k] : m;
-                y->data[b * n_out + o] = act->op == HG_OP_RELU ? (m > 0 ? m : 0) : m;
+                y->data[b * n_out + o] = act->op == HG_OP_MAXPOOL ? m
+                                         : m > 0                  ? m
+                                         : act->op == HG_OP_RELU  ? 0
+                                                                  : act->alpha * m;
             }
     } else {
         hg_graph *g = NULL;

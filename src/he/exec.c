@@ -26,6 +26,7 @@ typedef struct exec {
     bool *owned; /* slot tensors the run allocated (inputs belong to the caller) */
     double client_seconds;
     size_t live, peak;
+    he_draw *draws; /* per mask: this run's factors and order */
 } exec;
 
 #define PAR_ERR(err, s)                                                                        \
@@ -132,9 +133,42 @@ static hg_status term(exec *x, int tid, const he_linear *lin, size_t k, const hg
     return HG_OK;
 }
 
-static hg_status step_linear(exec *x, const he_step *st) {
+/* The run's own weights of a step that takes part in a masked activation. */
+static hg_status run_map(exec *x, const he_step *st, he_linear **out) {
     const hg_he_model *m = x->m;
-    const he_linear *lin = st->lin;
+    const he_mask *k = m->masks[st->mask];
+    const he_linear *base = st->lin_base ? st->lin : NULL;
+    he_linear *l;
+    if (st->role == HE_ROLE_REQUEST)
+        HG_TRY(he_mask_request_map(k, &x->draws[st->mask], base, &l));
+    else
+        HG_TRY(he_mask_result_map(k, &x->draws[st->mask], base, &l));
+    l->scaled = true;
+    l->wscale = st->lin->wscale;
+    hg_status s = he_linear_encode(x->ctx, l, st->after.level, st->after.scale,
+                                   m->opts.complex_packing);
+    if (s != HG_OK) {
+        he_linear_free(l);
+        return s;
+    }
+    *out = l;
+    return HG_OK;
+}
+
+static hg_status step_linear_with(exec *x, const he_step *st, const he_linear *lin);
+
+static hg_status step_linear(exec *x, const he_step *st) {
+    if (st->role == HE_ROLE_NONE)
+        return step_linear_with(x, st, st->lin);
+    he_linear *l;
+    HG_TRY(run_map(x, st, &l));
+    hg_status s = step_linear_with(x, st, l);
+    he_linear_free(l);
+    return s;
+}
+
+static hg_status step_linear_with(exec *x, const he_step *st, const he_linear *lin) {
+    const hg_he_model *m = x->m;
     hg_he_tensor *in = x->slot[st->in[0]], *out;
     HG_TRY(alloc_out(x, st->out, &st->after, &out));
     if (m->opts.linear_engine && in->level == st->after.level) {
@@ -307,19 +341,82 @@ static hg_status step_in_place(exec *x, const he_step *st) {
     return HG_OK;
 }
 
+/* Re-randomizes a request: a fresh public-key encryption of zero, which replaces the noise
+ * the computation left (and with it what the noise says about the weights) by fresh noise,
+ * plus flooding noise uniform in [-F, F] per coefficient with F = scale * 2^-22: as much as the
+ * precision allows (about 2^-16 of the values after decoding). Without the client's public
+ * key the request goes as computed. */
+static hg_status rerandomize(exec *x, hg_he_tensor *t) {
+    if (!x->ro || !x->ro->pk)
+        return HG_OK;
+    const hg_ckks_ctx *ctx = x->ctx;
+    const double fl = floor(t->scale * 0x1p-22);
+    const uint64_t bound = fl >= 1 ? (fl < 0x1p40 ? (uint64_t)fl : (uint64_t)1 << 40) : 0;
+    hg_free(t->seeds);
+    t->seeds = NULL;
+    hg_status err = HG_OK;
+#pragma omp parallel for num_threads(x->threads) schedule(dynamic, 4)
+    for (size_t k = 0; k < t->count; k++) {
+        int tid = omp_get_thread_num();
+        hg_ckks_eval *ev = x->ev[tid];
+        hg_ckks_pt *pt = x->pt[tid];
+        hg_ckks_ct *z = x->tmp[tid * 4];
+        hg_ckks_ct v;
+        hg_he_ct_view(t, k, &v);
+        hg_status s = hg_ckks_pt_reserve(pt, t->level);
+        if (s == HG_OK) {
+            pt->scale = t->scale;
+            memset(pt->data, 0, (size_t)(t->level + 1) * ctx->n * sizeof(uint64_t));
+            if (bound) {
+                /* the flooding noise, as the plaintext's coefficients */
+                int64_t *e = (int64_t *)x->z[tid];
+                hg_prng r;
+                hg_prng_init_random(&r);
+                for (size_t i = 0; i < ctx->n; i++)
+                    e[i] = (int64_t)(hg_prng_u64(&r) % (2 * bound + 1)) - (int64_t)bound;
+                hg_prng_clear(&r);
+                for (int l = 0; l <= t->level; l++) {
+                    uint64_t *d = pt->data + (size_t)l * ctx->n;
+                    for (size_t i = 0; i < ctx->n; i++)
+                        d[i] = hg_from_i64(e[i], &ctx->prime[l].mod);
+                    hg_ntt_forward(&ctx->prime[l], d);
+                }
+            }
+            s = hg_ckks_encrypt(ev, x->ro->pk, pt, z);
+        }
+        if (s == HG_OK)
+            s = hg_ckks_add(ev, &v, z, &v);
+        PAR_ERR(err, s);
+    }
+    return err;
+}
+
 static hg_status step_client(exec *x, const he_step *st) {
     const hg_he_model *m = x->m;
     if (!x->ro || !x->ro->client)
         return hg_node_fail(HG_ERR_INVALID_ARG, &m->g->nodes[st->node],
                             "needs the client, and no client was given");
     hg_he_activation act;
-    HG_TRY(he_activation_from_node(m->g, (size_t)st->node, &act));
+    hg_he_tensor *in = x->slot[st->in[0]];
+    if (st->mask >= 0) {
+        /* The client sees an element-wise op or group maxima over shuffled, scaled values. */
+        const he_mask *k = m->masks[st->mask];
+        memset(&act, 0, sizeof act);
+        act.op = k->op;
+        act.masked = true;
+        act.alpha = k->alpha;
+        act.group = (uint32_t)k->group;
+        HG_TRY(rerandomize(x, in));
+    } else {
+        HG_TRY(he_activation_from_node(m->g, (size_t)st->node, &act));
+    }
     act.in_shape = m->slots[st->in[0]].shape;
     act.out_shape = m->slots[st->out].shape;
-    act.in_shape.dims[0] = act.out_shape.dims[0] = x->slot[st->in[0]]->shape.dims[0];
+    act.in_shape.dims[0] = act.out_shape.dims[0] = in->shape.dims[0];
+    in->shape = act.in_shape;
     hg_he_tensor *out = NULL;
     double t0 = hg_now();
-    hg_status s = x->ro->client(x->ro->client_user, &act, x->slot[st->in[0]], &out);
+    hg_status s = x->ro->client(x->ro->client_user, &act, in, &out);
     x->client_seconds += hg_now() - t0;
     HG_TRY(s);
     if (!out || out->count != m->slots[st->out].count || out->level != st->after.level ||
@@ -372,6 +469,9 @@ static void exec_clear(exec *x) {
                 hg_he_tensor_free(x->slot[s]);
     free(x->slot);
     free(x->owned);
+    for (size_t i = 0; x->draws && i < m->n_masks; i++)
+        he_draw_free(&x->draws[i]);
+    free(x->draws);
 }
 
 hg_status hg_he_run(const hg_he_model *m, const hg_ckks_rlk *rlk, const hg_ckks_gk *gk,
@@ -426,6 +526,13 @@ hg_status hg_he_run(const hg_he_model *m, const hg_ckks_rlk *rlk, const hg_ckks_
                 s = hg_ckks_ct_reserve(x.tmp[t * 4 + k], 3, m->ctx->L - 1);
         }
     }
+    if (s == HG_OK && m->n_masks) {
+        x.draws = calloc(m->n_masks, sizeof *x.draws);
+        if (!x.draws)
+            s = HG_ERR_NOMEM;
+        for (size_t i = 0; i < m->n_masks && s == HG_OK; i++)
+            s = he_mask_draw(m->masks[i], &x.draws[i]);
+    }
     for (size_t i = 0; i < n_inputs && s == HG_OK; i++) {
         x.slot[m->input_slot[i]] = inputs[i];
         x.live += inputs[i]->cap * sizeof(uint64_t);
@@ -439,7 +546,8 @@ hg_status hg_he_run(const hg_he_model *m, const hg_ckks_rlk *rlk, const hg_ckks_
         case HE_STEP_ADD: s = step_add(&x, st); break;
         case HE_STEP_MUL: s = step_mul(&x, st); break;
         case HE_STEP_GATHER: s = step_gather(&x, st); break;
-        case HE_STEP_ALIAS: break;
+        case HE_STEP_ALIAS:
+        case HE_STEP_NOP: break;
         case HE_STEP_RESCALE:
         case HE_STEP_RELIN:
         case HE_STEP_DROP: s = step_in_place(&x, st); break;

@@ -122,6 +122,52 @@ typedef struct he_block {
 void he_block_portable(const he_block *b);
 void he_block_avx512(const he_block *b);
 
+/* ---- masked activations (mask.c) ------------------------------------------------------------ */
+
+typedef enum he_mask_kind {
+    HE_MASK_ELEM, /* Relu, LeakyRelu: one entry per value */
+    HE_MASK_CLIP, /* Clip(lo, hi): entries x - lo and x - hi, both through Relu */
+    HE_MASK_POOL, /* MaxPool: one group of `group` entries per window */
+} he_mask_kind;
+
+/* What a masked activation sends, fixed at plan time: request entry j (before the run's
+ * shuffle) is the value at input coordinate src[j] (copy[j]: which Clip bound). */
+typedef struct he_mask {
+    he_mask_kind kind;
+    hg_op op; /* what the client applies: Relu, LeakyRelu or MaxPool */
+    double alpha, lo, hi;
+    size_t n_coords; /* values before the activation */
+    size_t n_out;    /* values after it */
+    size_t n_req;    /* ciphertexts in the request */
+    size_t n_ans;    /* ciphertexts in the answer */
+    size_t group;    /* MaxPool: entries per window */
+    uint32_t *src;
+    uint8_t *copy;
+} he_mask;
+
+/* A run's secrets for one masked activation: the factors and the request's order. */
+typedef struct he_draw {
+    double *factor;
+    uint32_t *order;
+    size_t n_factor, n_order;
+} he_draw;
+
+hg_status he_mask_build(const hg_graph *g, size_t node, const hg_shape *in_shape,
+                        const hg_shape *out_shape, he_mask **out) HG_WUR;
+void he_mask_free(he_mask *k);
+hg_status he_mask_draw(const he_mask *k, he_draw *d) HG_WUR;
+void he_draw_free(he_draw *d);
+/* The request M x, composed with the linear layer `base` that produces x when not NULL. */
+hg_status he_mask_request_map(const he_mask *k, const he_draw *d, const he_linear *base,
+                              he_linear **out) HG_WUR;
+/* The result U a, composed with the linear layer `base` that reads it when not NULL. */
+hg_status he_mask_result_map(const he_mask *k, const he_draw *d, const he_linear *base,
+                             he_linear **out) HG_WUR;
+/* Fills a linear map's integer weights and bias residues for its output level and scale
+ * (wscale set). */
+hg_status he_linear_encode(const hg_ckks_ctx *ctx, he_linear *lin, int level, double out_scale,
+                           bool complex_packing) HG_WUR;
+
 /* ---- the plan ------------------------------------------------------------------------------- */
 
 typedef enum he_step_kind {
@@ -135,7 +181,15 @@ typedef enum he_step_kind {
     HE_STEP_DROP,    /* in[0] dropped to `level` in place */
     HE_STEP_CLIENT,  /* out = client activation of in[0] */
     HE_STEP_FREE,    /* in[0] is no longer needed */
+    HE_STEP_NOP,     /* a step the planner folded into another */
 } he_step_kind;
+
+/* How a linear step takes part in a masked activation. */
+typedef enum he_mask_role {
+    HE_ROLE_NONE,
+    HE_ROLE_REQUEST, /* computes the masked request: M composed with lin (or M alone) */
+    HE_ROLE_RESULT,  /* unmasks the answer: lin composed with U (or U alone) */
+} he_mask_role;
 
 /* The state of a tensor slot at some point of the program. */
 typedef struct he_state {
@@ -161,6 +215,9 @@ typedef struct he_step {
     he_linear *lin;
     he_gather *gat;
     he_state after; /* state of `out` (or in[0] for in-place steps) after the step */
+    he_mask_role role;
+    int mask;      /* index into the model's masks */
+    bool lin_base; /* with a role: lin is the layer composed with the mask (else M or U alone) */
 } he_step;
 
 /* A slot: one cipher tensor over its lifetime. */
@@ -188,6 +245,8 @@ struct hg_he_model {
     /* complex packing: per prime, the NTT form of -X^(N/2), i.e. the slot-wise factor -i */
     uint64_t *minus_i;
     he_pool *pool;
+    he_mask **masks;
+    size_t n_masks;
 };
 
 /* The request for a client activation node (unmasked): op and attributes, shapes left to the

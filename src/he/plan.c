@@ -34,6 +34,8 @@ typedef struct planner {
     int *slot_of;   /* per value: slot holding it, -1 if plaintext */
     he_state *cur;  /* per slot: current state */
     int top;
+    int *writer;    /* per slot: the step that wrote it, -1 for inputs */
+    int *unmask_of; /* per slot: the step that unmasked it (a client answer), or -1 */
 } planner;
 
 static hg_status grow(void **arr, size_t *cap, size_t need, size_t elt) {
@@ -54,7 +56,11 @@ static hg_status grow(void **arr, size_t *cap, size_t need, size_t elt) {
 static hg_status emit(planner *p, const he_step *s) {
     hg_he_model *m = p->m;
     HG_TRY(grow((void **)&m->steps, &m->cap_steps, m->n_steps + 1, sizeof *m->steps));
-    m->steps[m->n_steps++] = *s;
+    m->steps[m->n_steps] = *s;
+    if (s->kind == HE_STEP_LINEAR || s->kind == HE_STEP_ADD || s->kind == HE_STEP_MUL ||
+        s->kind == HE_STEP_GATHER || s->kind == HE_STEP_CLIENT)
+        p->writer[s->out] = (int)m->n_steps;
+    m->n_steps++;
     return HG_OK;
 }
 
@@ -63,9 +69,17 @@ static hg_status new_slot(planner *p, const hg_shape *shape, int64_t value, he_s
     hg_he_model *m = p->m;
     HG_TRY(grow((void **)&m->slots, &m->cap_slots, m->n_slots + 1, sizeof *m->slots));
     he_state *cur = realloc(p->cur, (m->n_slots + 1) * sizeof *cur);
-    if (!cur)
+    if (cur)
+        p->cur = cur;
+    int *wr = cur ? realloc(p->writer, (m->n_slots + 1) * sizeof *wr) : NULL;
+    if (wr)
+        p->writer = wr;
+    int *um = wr ? realloc(p->unmask_of, (m->n_slots + 1) * sizeof *um) : NULL;
+    if (!um)
         return hg_fail(HG_ERR_NOMEM, "out of memory planning the model");
-    p->cur = cur;
+    p->unmask_of = um;
+    p->writer[m->n_slots] = -1;
+    p->unmask_of[m->n_slots] = -1;
     he_slot *s = &m->slots[m->n_slots];
     s->shape = *shape;
     size_t count = 1;
@@ -230,18 +244,6 @@ static hg_status align(planner *p, int *slots, int n, int64_t node) {
     return HG_OK;
 }
 
-/* Residues of round(v) at each limb 0..level, as the scalar encoder makes them. */
-static hg_status encode_residues(const planner *p, double v, int level, uint64_t *out,
-                                 int64_t node) {
-    hg_ckks_scalar s;
-    hg_status st = hg_ckks_scalar_encode(p->ctx, v, level, 1.0, &s);
-    if (st != HG_OK)
-        return hg_fail(st, "%s node '%s': %s", hg_op_get_info(p->g->nodes[node].op)->name,
-                       node_name(p, node), hg_last_error());
-    memcpy(out, s.r, (size_t)(level + 1) * sizeof(uint64_t));
-    return HG_OK;
-}
-
 /* I_q = psi^(N/2): multiplying NTT point k by I_q (k < N/2) or -I_q (k >= N/2) multiplies
  * every slot by i (the NTT of X^(N/2)). */
 static uint64_t imag_unit(const hg_ckks_ctx *ctx, int i) {
@@ -281,45 +283,55 @@ static hg_status encode_linear(planner *p, he_linear *lin, he_state in, int64_t 
             st.pending = false;
         }
     }
-    lin->max_abs_w = 0;
-    for (size_t k = 0; k < nnz; k++) {
-        double v = lin->scaled ? lin->a[k] * lin->wscale : lin->a[k];
-        if (!(fabs(v) < 0x1p62))
-            return hg_node_fail(HG_ERR_SCALE, n, "weight %g at scale 2^%.1f is too large",
-                                lin->a[k], log2(lin->wscale));
-        lin->w[k] = (int64_t)llround(v);
-        int64_t a = lin->w[k] < 0 ? -lin->w[k] : lin->w[k];
-        if (a > lin->max_abs_w)
-            lin->max_abs_w = a;
-    }
-    /* Terms a signed 64-bit accumulator can hold: |w| * q each, below 2^63 in all. */
     if (log2(st.scale) >= log2_modulus(p, st.level) - 1)
         return hg_node_fail(HG_ERR_LEVEL, n,
                             "the depth is exhausted: the scale 2^%.1f no longer fits the modulus "
                             "at level %d (2^%.1f); the parameters need more or larger primes",
                             log2(st.scale), st.level, log2_modulus(p, st.level));
-    lin->n_limbs = st.level + 1;
-    if (lin->b) {
-        size_t rows = lin->n_rows, limbs = (size_t)lin->n_limbs;
-        lin->bias = hg_alloc_array(rows * limbs, sizeof(uint64_t));
-        if (!lin->bias)
-            return HG_ERR_NOMEM;
-        if (o->complex_packing) {
-            lin->bias_i = hg_alloc_array(rows * limbs, sizeof(uint64_t));
-            if (!lin->bias_i)
-                return HG_ERR_NOMEM;
-        }
-        for (size_t r = 0; r < rows; r++) {
-            HG_TRY(encode_residues(p, lin->b[r] * st.scale, st.level, lin->bias + r * limbs,
-                                   node));
-            if (lin->bias_i)
-                for (size_t i = 0; i < limbs; i++)
-                    lin->bias_i[r * limbs + i] =
-                        hg_mul_mod(lin->bias[r * limbs + i], imag_unit(p->ctx, (int)i),
-                                   &p->ctx->prime[i].mod);
-        }
-    }
+    hg_status s = he_linear_encode(p->ctx, lin, st.level, st.scale, o->complex_packing);
+    if (s != HG_OK)
+        return hg_fail(s, "%s node '%s': %s", hg_op_get_info(n->op)->name, n->name,
+                       hg_last_error());
     *out = st;
+    return HG_OK;
+}
+
+hg_status he_linear_encode(const hg_ckks_ctx *ctx, he_linear *lin, int level, double out_scale,
+                           bool complex_packing) {
+    const size_t nnz = lin->row_ptr[lin->n_rows];
+    if (!lin->w && !(lin->w = hg_alloc_array(nnz ? nnz : 1, sizeof(int64_t))))
+        return HG_ERR_NOMEM;
+    lin->max_abs_w = 0;
+    for (size_t k = 0; k < nnz; k++) {
+        double v = lin->scaled ? lin->a[k] * lin->wscale : lin->a[k];
+        if (!(fabs(v) < 0x1p62))
+            return hg_fail(HG_ERR_SCALE, "weight %g at scale 2^%.1f is too large", lin->a[k],
+                           log2(lin->wscale));
+        lin->w[k] = (int64_t)llround(v);
+        int64_t a = lin->w[k] < 0 ? -lin->w[k] : lin->w[k];
+        if (a > lin->max_abs_w)
+            lin->max_abs_w = a;
+    }
+    lin->n_limbs = level + 1;
+    if (!lin->b)
+        return HG_OK;
+    const size_t rows = lin->n_rows, limbs = (size_t)lin->n_limbs;
+    if (!lin->bias && !(lin->bias = hg_alloc_array(rows * limbs, sizeof(uint64_t))))
+        return HG_ERR_NOMEM;
+    if (complex_packing && !lin->bias_i &&
+        !(lin->bias_i = hg_alloc_array(rows * limbs, sizeof(uint64_t))))
+        return HG_ERR_NOMEM;
+    uint64_t unit[HG_CKKS_MAX_PRIMES];
+    for (size_t i = 0; lin->bias_i && i < limbs; i++)
+        unit[i] = imag_unit(ctx, (int)i);
+    for (size_t r = 0; r < rows; r++) {
+        hg_ckks_scalar sc;
+        HG_TRY(hg_ckks_scalar_encode(ctx, lin->b[r] * out_scale, level, 1.0, &sc));
+        memcpy(lin->bias + r * limbs, sc.r, limbs * sizeof(uint64_t));
+        if (lin->bias_i)
+            for (size_t i = 0; i < limbs; i++)
+                lin->bias_i[r * limbs + i] = hg_mul_mod(sc.r[i], unit[i], &ctx->prime[i].mod);
+    }
     return HG_OK;
 }
 
@@ -332,12 +344,29 @@ static int encrypted_inputs(const planner *p, const hg_node *n, int *pos) {
     return k;
 }
 
+static bool read_elsewhere(const planner *p, int slot, size_t except);
+
 static hg_status plan_linear(planner *p, size_t ni, int x_pos) {
     const hg_node *n = &p->g->nodes[ni];
     const hg_he_opts *o = &p->m->opts;
     int x = p->slot_of[n->inputs[x_pos]];
     he_linear *lin;
     HG_TRY(he_linear_build(p->g, ni, x_pos, o->skip_zero_weights, &lin));
+    he_mask_role role = HE_ROLE_NONE;
+    int mi = -1;
+    const int us = p->unmask_of[x];
+    if (lin->scaled && us >= 0 && p->m->steps[us].kind == HE_STEP_LINEAR &&
+        !read_elsewhere(p, x, ni)) {
+        /* The unmasking of a client answer folds into these weights: this layer reads the
+         * answer itself, and the masking costs no level. */
+        he_step *u = &p->m->steps[us];
+        mi = u->mask;
+        role = HE_ROLE_RESULT;
+        x = u->in[0];
+        u->kind = HE_STEP_NOP;
+        he_linear_free(u->lin);
+        u->lin = NULL;
+    }
     if (lin->scaled)
         HG_TRY(unpend(p, x, (int64_t)ni));
     he_state out;
@@ -356,7 +385,7 @@ static hg_status plan_linear(planner *p, size_t ni, int x_pos) {
     if (lin->scaled && !o->lazy_rescale)
         p->m->stats.rescales += lin->row_ptr[lin->n_rows];
     he_step st = {.kind = HE_STEP_LINEAR, .node = (int64_t)ni, .out = y, .n_in = 1, .in = {x},
-                  .lin = lin, .after = out};
+                  .lin = lin, .after = out, .role = role, .mask = mi, .lin_base = true};
     s = emit(p, &st);
     if (s != HG_OK)
         he_linear_free(lin);
@@ -538,26 +567,167 @@ static bool used_later(const planner *p, int slot, size_t ni) {
     return false;
 }
 
+/* Whether any graph node other than `except`, or a graph output, reads slot `slot`. */
+static bool read_elsewhere(const planner *p, int slot, size_t except) {
+    const hg_graph *g = p->g;
+    for (size_t j = 0; j < g->n_nodes; j++)
+        for (size_t k = 0; j != except && k < g->nodes[j].n_inputs; k++)
+            if (g->nodes[j].inputs[k] >= 0 && p->slot_of[g->nodes[j].inputs[k]] == slot)
+                return true;
+    for (size_t i = 0; i < g->n_outputs; i++)
+        if (p->slot_of[g->outputs[i]] == slot)
+            return true;
+    return false;
+}
+
+/* The plan-time stand-in of a masked map: factors 1, no shuffle (the shapes, the weights'
+ * scale and the states are what the plan needs; every run draws its own). */
+static hg_status identity_draw(const he_mask *k, he_draw *d) {
+    memset(d, 0, sizeof *d);
+    d->n_factor = k->kind == HE_MASK_POOL ? k->n_out : k->n_req;
+    d->n_order = k->n_req;
+    d->factor = hg_alloc_array(d->n_factor ? d->n_factor : 1, sizeof(double));
+    d->order = hg_alloc_array(d->n_order ? d->n_order : 1, sizeof(uint32_t));
+    if (!d->factor || !d->order) {
+        he_draw_free(d);
+        return HG_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < d->n_factor; i++)
+        d->factor[i] = 1.0;
+    for (size_t i = 0; i < d->n_order; i++)
+        d->order[i] = (uint32_t)i;
+    return HG_OK;
+}
+
+static hg_status add_mask(planner *p, he_mask *k, int *index) {
+    hg_he_model *m = p->m;
+    he_mask **masks = realloc(m->masks, (m->n_masks + 1) * sizeof *masks);
+    if (!masks)
+        return hg_fail(HG_ERR_NOMEM, "out of memory planning the model");
+    m->masks = masks;
+    m->masks[m->n_masks] = k;
+    *index = (int)m->n_masks++;
+    return HG_OK;
+}
+
+/* Masked request: folded into the linear layer that produces x when nothing else reads x,
+ * otherwise a step of its own. Returns the slot of the request. */
+static hg_status plan_request(planner *p, size_t ni, int x, int mi, int *req) {
+    hg_he_model *m = p->m;
+    const he_mask *k = m->masks[mi];
+    const int w = p->writer[x];
+    if (w >= 0 && m->steps[w].kind == HE_STEP_LINEAR && m->steps[w].lin->scaled &&
+        m->steps[w].role == HE_ROLE_NONE && !read_elsewhere(p, x, ni) &&
+        p->cur[x].level == m->steps[w].after.level && p->cur[x].size == m->steps[w].after.size) {
+        he_step *st = &m->steps[w];
+        st->role = HE_ROLE_REQUEST;
+        st->mask = mi;
+        st->lin_base = true;
+        m->slots[x].count = k->n_req;
+        m->slots[x].shape = (hg_shape){.rank = 2, .dims = {m->slots[x].shape.dims[0],
+                                                           (int64_t)k->n_req}};
+        *req = x;
+        return HG_OK;
+    }
+    /* A step of its own: M x, which multiplies the scale like any weights. */
+    HG_TRY(unpend(p, x, (int64_t)ni));
+    he_draw d;
+    HG_TRY(identity_draw(k, &d));
+    he_linear *lin = NULL;
+    hg_status s = he_mask_request_map(k, &d, NULL, &lin);
+    he_draw_free(&d);
+    HG_TRY(s);
+    lin->wscale = 0;
+    he_state out;
+    s = encode_linear(p, lin, p->cur[x], (int64_t)ni, &out);
+    hg_shape shape = {.rank = 2, .dims = {m->slots[x].shape.dims[0], (int64_t)k->n_req}};
+    int y = -1;
+    if (s == HG_OK)
+        s = new_slot(p, &shape, -1, out, &y);
+    if (s == HG_OK) {
+        he_step st = {.kind = HE_STEP_LINEAR, .node = (int64_t)ni, .out = y, .n_in = 1,
+                      .in = {x}, .lin = lin, .after = out, .role = HE_ROLE_REQUEST, .mask = mi};
+        s = emit(p, &st);
+    }
+    if (s != HG_OK) {
+        he_linear_free(lin);
+        return s;
+    }
+    *req = y;
+    return HG_OK;
+}
+
 static hg_status plan_client(planner *p, size_t ni, int x) {
     const hg_node *n = &p->g->nodes[ni];
-    he_state *st = &p->cur[x];
+    hg_he_model *m = p->m;
     hg_he_activation act;
     HG_TRY(he_activation_from_node(p->g, ni, &act)); /* the client can be told what to do */
-    /* The lowest level whose modulus still holds the scale and the headroom. */
-    if (!used_later(p, x, ni)) {
-        int level = st->level;
-        while (level > 0 && log2_modulus(p, level - 1) >= log2(st->scale) + HEADROOM_BITS)
-            level--;
-        HG_TRY(drop_to(p, x, level, (int64_t)ni));
+    int mi = -1;
+    if (m->opts.masking) {
+        he_mask *k = NULL;
+        hg_status s = he_mask_build(p->g, ni, &m->slots[x].shape, &p->g->values[n->output].shape,
+                                    &k);
+        if (s == HG_OK)
+            s = add_mask(p, k, &mi);
+        if (s != HG_OK && k)
+            he_mask_free(k);
+        if (s != HG_OK && s != HG_ERR_UNSUPPORTED)
+            return s;
+        hg_clear_error(); /* unsupported: this activation goes unmasked */
     }
-    he_state out = {.level = p->top, .size = 2, .scale = p->ctx->params.scale, .pending = false};
-    int y;
-    HG_TRY(new_slot(p, &p->g->values[n->output].shape, n->output, out, &y));
-    p->slot_of[n->output] = y;
-    p->m->stats.client_calls++;
-    he_step s = {.kind = HE_STEP_CLIENT, .node = (int64_t)ni, .out = y, .n_in = 1, .in = {x},
-                 .after = out};
-    return emit(p, &s);
+    int req = x;
+    if (mi >= 0)
+        HG_TRY(plan_request(p, ni, x, mi, &req));
+    he_state *st = &p->cur[req];
+    /* The lowest level whose modulus still holds the scale and the headroom. */
+    if (!used_later(p, req, ni)) {
+        int level = st->level;
+        double headroom = HEADROOM_BITS + (mi >= 0 ? 4 : 0); /* masking factors up to 16 */
+        while (level > 0 && log2_modulus(p, level - 1) >= log2(st->scale) + headroom)
+            level--;
+        HG_TRY(drop_to(p, req, level, (int64_t)ni));
+    }
+    he_state fresh = {.level = p->top, .size = 2, .scale = p->ctx->params.scale, .pending = false};
+    m->stats.client_calls++;
+    if (mi < 0) {
+        int y;
+        HG_TRY(new_slot(p, &p->g->values[n->output].shape, n->output, fresh, &y));
+        p->slot_of[n->output] = y;
+        he_step s = {.kind = HE_STEP_CLIENT, .node = (int64_t)ni, .out = y, .n_in = 1,
+                     .in = {req}, .after = fresh, .mask = -1};
+        return emit(p, &s);
+    }
+    const he_mask *k = m->masks[mi];
+    hg_shape ashape = {.rank = 2, .dims = {m->slots[req].shape.dims[0], (int64_t)k->n_ans}};
+    int ans;
+    HG_TRY(new_slot(p, &ashape, -1, fresh, &ans));
+    he_step cs = {.kind = HE_STEP_CLIENT, .node = (int64_t)ni, .out = ans, .n_in = 1,
+                  .in = {req}, .after = fresh, .mask = mi};
+    HG_TRY(emit(p, &cs));
+    m->stats.masked_calls++;
+    /* Unmasking: U applied to the answer, as a step that the next linear layer may absorb. */
+    he_draw d;
+    HG_TRY(identity_draw(k, &d));
+    he_linear *lin = NULL;
+    hg_status s = he_mask_result_map(k, &d, NULL, &lin);
+    he_draw_free(&d);
+    HG_TRY(s);
+    lin->wscale = 0;
+    he_state out;
+    s = encode_linear(p, lin, fresh, (int64_t)ni, &out);
+    int y = -1;
+    if (s == HG_OK)
+        s = new_slot(p, &p->g->values[n->output].shape, n->output, out, &y);
+    if (s == HG_OK) {
+        p->slot_of[n->output] = y;
+        p->unmask_of[y] = (int)m->n_steps;
+        he_step us = {.kind = HE_STEP_LINEAR, .node = (int64_t)ni, .out = y, .n_in = 1,
+                      .in = {ans}, .lin = lin, .after = out, .role = HE_ROLE_RESULT, .mask = mi};
+        s = emit(p, &us);
+    }
+    if (s != HG_OK)
+        he_linear_free(lin);
+    return s;
 }
 
 static hg_status plan_node(planner *p, size_t ni) {
@@ -634,6 +804,8 @@ static hg_status plan_lifetimes(planner *p) {
         return hg_fail(HG_ERR_NOMEM, "out of memory planning the model");
     }
     for (size_t i = 0; i < m->n_steps; i++) {
+        if (m->steps[i].kind == HE_STEP_NOP)
+            continue;
         for (int k = 0; k < m->steps[i].n_in; k++)
             last[m->steps[i].in[k]] = i;
         if (m->steps[i].kind != HE_STEP_RESCALE && m->steps[i].kind != HE_STEP_RELIN &&
@@ -655,6 +827,8 @@ static hg_status plan_lifetimes(planner *p) {
     peak = live;
     for (size_t i = 0; i < m->n_steps; i++) {
         he_step *st = &m->steps[i];
+        if (st->kind == HE_STEP_NOP)
+            continue;
         steps[k++] = *st;
         bool allocates = st->kind == HE_STEP_LINEAR || st->kind == HE_STEP_ADD ||
                          st->kind == HE_STEP_MUL || st->kind == HE_STEP_GATHER ||
@@ -703,6 +877,7 @@ void hg_he_opts_default(hg_he_opts *o) {
     memset(o, 0, sizeof *o);
     o->scalar_encoding = o->depth_aware = o->fast_scalar = o->lazy_rescale = true;
     o->lazy_relin = o->linear_engine = true;
+    o->masking = true;
     o->complex_packing = false;
     o->skip_zero_weights = false;
 }
@@ -780,6 +955,8 @@ hg_status hg_he_model_new(const hg_graph *g, const hg_ckks_ctx *ctx, const hg_he
     }
     free(p.slot_of);
     free(p.cur);
+    free(p.writer);
+    free(p.unmask_of);
     if (s != HG_OK) {
         hg_he_model_free(m);
         return s;
@@ -806,6 +983,9 @@ void hg_he_model_free(hg_he_model *m) {
     free(m->input_state);
     hg_free(m->minus_i);
     he_pool_free(m->pool);
+    for (size_t i = 0; i < m->n_masks; i++)
+        he_mask_free(m->masks[i]);
+    free(m->masks);
     free(m);
 }
 

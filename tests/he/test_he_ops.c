@@ -299,6 +299,10 @@ static void v_no_engine(hg_he_opts *o) {
     hg_he_opts_default(o);
     o->linear_engine = false;
 }
+static void v_unmasked(hg_he_opts *o) {
+    hg_he_opts_default(o);
+    o->masking = false;
+}
 static void v_skip_zero(hg_he_opts *o) {
     hg_he_opts_default(o);
     o->skip_zero_weights = true;
@@ -309,7 +313,7 @@ static const variant variants[] = {
     {"no scalar encoding", v_no_scalar},   {"no depth-aware encoding", v_no_depth},
     {"no fast scalar ops", v_no_fast},     {"no lazy rescaling", v_no_lazy_rescale},
     {"no lazy relinearization", v_no_lazy_relin}, {"no linear engine", v_no_engine},
-    {"zero-weight skipping", v_skip_zero},
+    {"zero-weight skipping", v_skip_zero}, {"unmasked activations", v_unmasked},
 };
 
 /* Runs the graph built by fn encrypted under every variant and both packings, against the
