@@ -1,5 +1,8 @@
-/* hegraph eval: runs a model on TensorProto inputs with the plain float64 backend. */
+/* hegraph eval: runs a model on TensorProto inputs with the plain float64 backend, or encrypted
+ * (with the in-process client) against it. */
 #include "cli.h"
+#include "he_session.h"
+#include "util/util.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -10,22 +13,95 @@
 
 static int usage(FILE *f) {
     fprintf(f, "usage: hegraph eval MODEL.onnx --input IN.pb [--input IN2.pb ...]\n"
-               "                   [--output OUT.pb ...] [--expect REF.pb ... [--tol T]]\n\n"
+               "                   [--output OUT.pb ...] [--expect REF.pb ... [--tol T]]\n"
+               "                   [--encrypted [--params P.json] [--real] [--unmasked]]\n\n"
                "Evaluates the model with the plain float64 backend on inputs given as ONNX\n"
                "TensorProto files (one per graph input, in order; axis 0 is the batch) and writes\n"
                "each output the same way. With --expect, compares each output with a reference\n"
-               "file and fails when an element differs from it by more than T (default 1e-5).\n");
+               "file and fails when an element differs from it by more than T (default 1e-5).\n"
+               "With --encrypted, the inputs are encrypted (CKKS, batch in the slots), the model\n"
+               "runs on the ciphertexts with an in-process client for the activations, and the\n"
+               "decrypted outputs are written and compared with the plain backend's; parameters\n"
+               "from P.json (nGraph-HE2's format) or chosen for the model at 128-bit security.\n");
     return f == stdout ? 0 : 2;
+}
+
+/* Runs g encrypted on inputs; replaces outputs[] (the plain backend's) by the decrypted ones and
+ * prints the precision reached against them. */
+static hg_status eval_encrypted(const hg_graph *g, const hg_ndarray *const *inputs, size_t n_in,
+                                hg_ndarray **outputs, size_t n_out, const char *params_path,
+                                bool real, bool unmasked) {
+    hg_he_params hp;
+    HG_TRY(cli_he_params(g, params_path, !real, &hp));
+    if (real)
+        hp.complex_packing = false;
+    hg_he_opts opts;
+    hg_he_opts_default(&opts);
+    opts.masking = !unmasked;
+    size_t batch = n_in && inputs[0]->rank ? (size_t)inputs[0]->dims[0] : 1;
+    cli_he he;
+    HG_TRY(cli_he_open(&he, g, &hp, &opts, batch));
+    printf("parameters: ");
+    cli_he_print_params(stdout, &hp, he.params);
+    hg_he_tensor *in[MAX_FILES] = {0}, *out[MAX_FILES] = {0};
+    hg_status s = HG_OK;
+    for (size_t i = 0; i < n_in && s == HG_OK; i++)
+        s = hg_he_client_encrypt(he.client, inputs[i], &in[i]);
+    hg_he_run_opts ro = {.client = (hg_he_client_fn)hg_he_client_activate,
+                         .client_user = he.client, .pk = he.pk};
+    hg_he_run_stats st = {0};
+    if (s == HG_OK)
+        s = hg_he_run(he.model, he.rlk, he.gk, in, n_in, &ro, out, &st);
+    for (size_t i = 0; i < n_out && s == HG_OK; i++) {
+        hg_ndarray *y;
+        s = hg_he_client_decrypt(he.client, out[i], &y);
+        if (s != HG_OK)
+            break;
+        double worst = 0, top = 0;
+        for (size_t k = 0; k < y->size; k++) {
+            double e = fabs(y->data[k] - outputs[i]->data[k]);
+            worst = e > worst ? e : worst;
+            top = fabs(outputs[i]->data[k]) > top ? fabs(outputs[i]->data[k]) : top;
+        }
+        printf("encrypted output '%s': max |error| %.3g against the plain backend (%.1f bits "
+               "below the largest value %.3g)\n",
+               hg_graph_output_name(g, i), worst, worst > 0 ? log2(top / worst) : 64.0, top);
+        hg_ndarray_free(outputs[i]);
+        outputs[i] = y;
+    }
+    if (s == HG_OK)
+        printf("server %.3f s, client activations %.3f s, peak ciphertext memory %.2f GB\n",
+               st.server_seconds, st.client_seconds, (double)st.peak_bytes / 1e9);
+    for (size_t i = 0; i < MAX_FILES; i++) {
+        hg_he_tensor_free(in[i]);
+        hg_he_tensor_free(out[i]);
+    }
+    cli_he_close(&he);
+    return s;
 }
 
 int cmd_eval(int argc, char **argv) {
     const char *model = NULL, *in_paths[MAX_FILES], *out_paths[MAX_FILES], *ref_paths[MAX_FILES];
     size_t n_in = 0, n_outp = 0, n_ref = 0;
     double tol = 1e-5;
+    bool encrypted = false, real = false, unmasked = false;
+    const char *params_path = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h"))
             return usage(stdout);
+        if (!strcmp(a, "--encrypted") || !strcmp(a, "--real") || !strcmp(a, "--unmasked")) {
+            encrypted |= a[2] == 'e';
+            real |= a[2] == 'r';
+            unmasked |= a[2] == 'u';
+            continue;
+        }
+        if (!strcmp(a, "--params")) {
+            if (i + 1 >= argc)
+                return cli_usage_error("eval: --params needs a file");
+            params_path = argv[++i];
+            continue;
+        }
         bool takes = !strcmp(a, "--input") || !strcmp(a, "--output") || !strcmp(a, "--expect") ||
                      !strcmp(a, "--tol");
         if (takes && i + 1 >= argc)
@@ -104,6 +180,11 @@ int cmd_eval(int argc, char **argv) {
     s = hg_plain_run(g, run_in, n_run, outputs);
     if (s != HG_OK)
         goto fail;
+    if (encrypted) {
+        s = eval_encrypted(g, run_in, n_run, outputs, n_out, params_path, real, unmasked);
+        if (s != HG_OK)
+            goto fail;
+    }
     for (size_t i = 0; i < n_outp; i++) {
         hg_dtype dt;
         hg_graph_output_shape(g, i, NULL, &dt);

@@ -1,5 +1,6 @@
 /* hegraph info: what a model computes and how it would run on ciphertexts. */
 #include "cli.h"
+#include "he_session.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,20 +20,85 @@ static void format_shape(const hg_shape *s, char *buf, size_t cap) {
 }
 
 static int usage(FILE *f) {
-    fprintf(f, "usage: hegraph info MODEL.onnx [--batch N]\n\n"
+    fprintf(f, "usage: hegraph info MODEL.onnx [--batch N] [--params P.json] [--real]\n"
+               "                   [--unmasked] [--plain]\n\n"
                "Prints the model's inputs and outputs, each op (after hegraph's graph passes)\n"
                "with its output shape for a batch of N (default 1), the parameter count, the\n"
                "multiplicative depth between client-evaluated activations, and which ops run\n"
-               "on ciphertexts and which need the client.\n");
+               "on ciphertexts and which need the client. Then, unless --plain, the encryption\n"
+               "parameters (from P.json, or the automatic choice at 128-bit security), the plan\n"
+               "(levels, rescales, relinearizations, client round trips) and the predicted peak\n"
+               "memory of the server.\n");
     return f == stdout ? 0 : 2;
+}
+
+/* The encryption part: parameters, plan and predicted memory. */
+static int print_encryption(const hg_graph *g, const char *params_path, bool real,
+                            bool unmasked) {
+    hg_he_params hp;
+    hg_status s = cli_he_params(g, params_path, !real, &hp);
+    if (s != HG_OK)
+        return cli_fail(s);
+    if (real)
+        hp.complex_packing = false;
+    hg_ckks_params *p = NULL;
+    hg_ckks_ctx *ctx = NULL;
+    hg_he_model *m = NULL;
+    hg_he_opts o;
+    hg_he_opts_default(&o);
+    o.complex_packing = hp.complex_packing;
+    o.masking = !unmasked;
+    s = hg_ckks_params_new(&hp.lit, &p);
+    if (s == HG_OK)
+        s = hg_ckks_ctx_new(p, &ctx);
+    size_t cap = 0;
+    if (s == HG_OK) {
+        cap = hg_ckks_params_n(p) / (hp.complex_packing ? 1 : 2);
+        s = hg_he_model_new(g, ctx, &o, cap, &m);
+    }
+    if (s == HG_OK) {
+        printf("encryption (%s):\n  ", params_path ? params_path : "automatic choice");
+        cli_he_print_params(stdout, &hp, p);
+        hg_he_plan_stats st;
+        hg_he_model_stats(m, &st);
+        printf("  batch capacity %zu; levels used %d of %d; per batch: %zu rescales, %zu "
+               "relinearizations, %zu conjugations, %zu ciphertext products\n",
+               cap, st.levels_used, hg_ckks_ctx_max_level(ctx) + 1, st.rescales, st.relins,
+               st.conjugations, st.ct_ct_products);
+        printf("  client round trips: %zu (%zu masked)\n", st.client_calls, st.masked_calls);
+        printf("  predicted peak memory of the server: %.2f GB\n",
+               (double)hg_he_model_peak_bytes(m) / 1e9);
+        char json[1024];
+        if (hg_he_params_to_json(&hp, json, sizeof json) == HG_OK)
+            printf("  as a parameter file:\n%s", json);
+    }
+    hg_he_model_free(m);
+    hg_ckks_ctx_free(ctx);
+    hg_ckks_params_free(p);
+    return s == HG_OK ? 0 : cli_fail(s);
 }
 
 int cmd_info(int argc, char **argv) {
     const char *path = NULL;
     long batch = 1;
+    const char *params_path = NULL;
+    bool real = false, unmasked = false, plain = false;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
             return usage(stdout);
+        if (!strcmp(argv[i], "--real") || !strcmp(argv[i], "--unmasked") ||
+            !strcmp(argv[i], "--plain")) {
+            real |= argv[i][2] == 'r';
+            unmasked |= argv[i][2] == 'u';
+            plain |= argv[i][2] == 'p' && argv[i][3] == 'l';
+            continue;
+        }
+        if (!strcmp(argv[i], "--params")) {
+            if (i + 1 >= argc)
+                return cli_usage_error("info: --params needs a file");
+            params_path = argv[++i];
+            continue;
+        }
         if (!strcmp(argv[i], "--batch")) {
             if (i + 1 >= argc || !cli_parse_long(argv[i + 1], 1, 1L << 24, &batch))
                 return cli_usage_error("info: --batch needs a positive integer");
@@ -134,6 +200,7 @@ int cmd_info(int argc, char **argv) {
             any = true;
         }
     printf("%s\n", any ? "" : " nothing");
+    int rc = plain ? 0 : print_encryption(g, params_path, real, unmasked);
     hg_graph_free(g);
-    return 0;
+    return rc;
 }
