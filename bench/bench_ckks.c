@@ -22,7 +22,7 @@ typedef struct pset {
     const char *name;
     hg_ckks_params_lit lit;
     /* SEAL figures in the order of the rows below */
-    seal_ref ref[16];
+    seal_ref ref[24];
 } pset;
 
 enum {
@@ -42,6 +42,9 @@ enum {
     R_RESCALE,
     R_ROTATE,
     R_DECODE,
+    R_ADD_INPLACE,
+    R_ADD_PLAIN_INPLACE,
+    R_MUL_PLAIN_INPLACE,
     R_COUNT
 };
 
@@ -50,6 +53,7 @@ static const char *row_name[R_COUNT] = {
     "encrypt (secret key)",  "decrypt",            "add",                 "add plain",
     "add scalar",            "multiply by plain",  "multiply by scalar",  "multiply, no relin",
     "relinearize",           "rescale to next",    "rotate by one",       "decode full vector",
+    "add, in place",         "add plain, in place", "mul plain, in place",
 };
 
 static pset sets[] = {
@@ -72,7 +76,8 @@ static pset sets[] = {
       [R_ENCRYPT] = {4556, 1983}, [R_DECRYPT] = {198, 46}, [R_ADD] = {81, 17},
       [R_ADD_PLAIN] = {41, 8.8}, [R_MUL_PLAIN] = {256, 17}, [R_MUL_SCALAR] = {256, 17},
       [R_MUL] = {615, 41}, [R_RELIN] = {5142, 2816}, [R_RESCALE] = {973, 185},
-      [R_ROTATE] = {5659, 2847}}},
+      [R_ROTATE] = {5659, 2847}, [R_ADD_INPLACE] = {81, 17}, [R_ADD_PLAIN_INPLACE] = {41, 8.8},
+      [R_MUL_PLAIN_INPLACE] = {256, 17}}},
 };
 
 static double seconds_per_row = 0.3;
@@ -166,6 +171,11 @@ static void run_set(const pset *ps) {
     TIME(t[R_RELIN], CHECK(hg_ckks_relinearize(ev, rlk, prod, out)));
     TIME(t[R_RESCALE], CHECK(hg_ckks_rescale(ev, a, out)));
     TIME(t[R_ROTATE], CHECK(hg_ckks_rotate(ev, gk, a, 1, out)));
+    /* SEAL's *_inplace calls: two operands streamed instead of three. */
+    CHECK(hg_ckks_ct_copy(a, out));
+    TIME(t[R_ADD_INPLACE], CHECK(hg_ckks_add(ev, out, b, out)));
+    TIME(t[R_ADD_PLAIN_INPLACE], CHECK(hg_ckks_add_plain(ev, out, pt, out)));
+    TIME(t[R_MUL_PLAIN_INPLACE], CHECK(hg_ckks_mul_plain(ev, out, pt, out)));
 
     printf("\nset %s: N = %zu, primes", ps->name, n);
     for (int i = 0; i < ps->lit.n_primes; i++)

@@ -222,6 +222,10 @@ static void tensor(const hg_ckks_ctx *ctx, const hg_ckks_ct *a, const hg_ckks_ct
         const uint64_t *a0 = hg_ct_limb(a, 0, i), *a1 = hg_ct_limb(a, 1, i);
         const uint64_t *b0 = hg_ct_limb(b, 0, i), *b1 = hg_ct_limb(b, 1, i);
         uint64_t *d0 = dst + (size_t)i * n, *d1 = d0 + blk, *d2 = d1 + blk;
+        if (p->k->tensor) {
+            p->k->tensor(p, a0, a1, b0, b1, d0, d1, d2, n);
+            continue;
+        }
         p->k->mul(p, a0, b0, d0, n);
         if (a == b) {
             p->k->mul(p, a0, a1, d1, n);

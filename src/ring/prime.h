@@ -60,6 +60,12 @@ typedef struct hg_ring_kernels {
                     size_t n);
     /* out = a mod q for arbitrary 64-bit a (reduction of residues of another prime). */
     void (*reduce)(const struct hg_prime *p, const uint64_t *a, uint64_t *out, size_t n);
+    /* Optional (NULL: composed from mul and mul_add): the tensor product of two ciphertexts'
+     * limbs, d0 = a0 b0, d1 = a0 b1 + a1 b0, d2 = a1 b1, in one pass. Outputs must not alias
+     * inputs. */
+    void (*tensor)(const struct hg_prime *p, const uint64_t *a0, const uint64_t *a1,
+                   const uint64_t *b0, const uint64_t *b1, uint64_t *d0, uint64_t *d1,
+                   uint64_t *d2, size_t n);
 } hg_ring_kernels;
 
 typedef struct hg_prime {
