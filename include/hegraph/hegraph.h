@@ -8,5 +8,6 @@
 #include "hegraph/hg_he.h"
 #include "hegraph/hg_onnx.h"
 #include "hegraph/hg_data.h"
+#include "hegraph/hg_net.h"
 
 #endif
