@@ -183,6 +183,8 @@ static hg_status recv_some(int fd, uint8_t *p, size_t n, size_t *got, int wait_m
         }
         if (errno == EINTR)
             continue;
+        if (errno == ECONNRESET)
+            return hg_fail(HG_ERR_IO, "%s: the connection was closed by the peer (reset)", what);
         if (errno != EAGAIN && errno != EWOULDBLOCK)
             return hg_fail(HG_ERR_IO, "%s: the connection failed: %s", what, strerror(errno));
         HG_TRY(wait_ready(fd, POLLIN, wait_ms, stop, what));
@@ -200,6 +202,9 @@ hg_status net_write_all(int fd, const void *buf, size_t n, int timeout_ms) {
         }
         if (w < 0 && errno == EINTR)
             continue;
+        if (w < 0 && (errno == EPIPE || errno == ECONNRESET))
+            return hg_fail(HG_ERR_IO, "sending: the connection was closed by the peer (%s)",
+                           strerror(errno));
         if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
             return hg_fail(HG_ERR_IO, "sending: the connection failed: %s", strerror(errno));
         hg_status s = wait_ready(fd, POLLOUT, timeout_ms, NULL, "sending");

@@ -88,6 +88,7 @@ typedef struct net_conn {
     hg_status r_status;
     char r_msg[NET_MAX_MESSAGE];
     double last_rx; /* monotonic time of the last byte received */
+    bool in_frame;  /* the reader is inside a frame */
     volatile int stop;
     net_hook_fn hook;
     void *hook_user;
