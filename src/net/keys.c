@@ -178,8 +178,9 @@ hg_status hg_net_keys_load(const char *dir, bool allow_insecure, hg_net_keys *ou
     memset(out, 0, sizeof *out);
     uint8_t *b = NULL;
     size_t n = 0;
-    bool missing;
+    bool missing = false;
     hg_ckks_params *p = NULL;
+    const char *file = F_PARAMS;
     hg_status s = read_file(dir, F_PARAMS, false, &b, &n, NULL);
     if (s == HG_OK)
         s = hg_ckks_params_read(b, n, allow_insecure, &p);
@@ -188,34 +189,30 @@ hg_status hg_net_keys_load(const char *dir, bool allow_insecure, hg_net_keys *ou
     if (s == HG_OK)
         s = hg_ckks_ctx_new(p, &out->ctx);
     hg_ckks_params_free(p);
-    if (s == HG_OK)
-        s = read_file(dir, F_SK, true, &b, &n, NULL);
-    if (s == HG_OK) {
+    if (s == HG_OK && (s = read_file(dir, file = F_SK, true, &b, &n, NULL)) == HG_OK) {
         s = hg_ckks_sk_read(out->ctx, b, n, &out->sk);
         hg_wipe(b, n);
-        free(b);
-        b = NULL;
     }
-    if (s == HG_OK && (s = read_file(dir, F_PK, false, &b, &n, NULL)) == HG_OK) {
+    free(b);
+    b = NULL;
+    if (s == HG_OK && (s = read_file(dir, file = F_PK, false, &b, &n, NULL)) == HG_OK)
         s = hg_ckks_pk_read(out->ctx, b, n, &out->pk);
-        free(b);
-        b = NULL;
-    }
-    if (s == HG_OK && (s = read_file(dir, F_RLK, false, &b, &n, &missing)) == HG_OK && !missing) {
+    free(b);
+    b = NULL;
+    if (s == HG_OK && (s = read_file(dir, file = F_RLK, false, &b, &n, &missing)) == HG_OK &&
+        !missing)
         s = hg_ckks_rlk_read(out->ctx, b, n, &out->rlk);
-        free(b);
-        b = NULL;
-    }
-    if (s == HG_OK && (s = read_file(dir, F_GK, false, &b, &n, &missing)) == HG_OK && !missing) {
+    free(b);
+    b = NULL;
+    if (s == HG_OK && (s = read_file(dir, file = F_GK, false, &b, &n, &missing)) == HG_OK &&
+        !missing)
         s = hg_ckks_gk_read(out->ctx, b, n, &out->gk);
-        free(b);
-        b = NULL;
-    }
+    free(b);
     if (s != HG_OK) {
         char why[NET_MAX_MESSAGE];
         snprintf(why, sizeof why, "%s", hg_last_error());
         hg_net_keys_clear(out);
-        return hg_fail(s, "key directory '%s': %s", dir, why);
+        return hg_fail(s, "key directory '%s', %s: %s", dir, file, why);
     }
     return HG_OK;
 }

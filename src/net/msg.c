@@ -117,11 +117,9 @@ size_t net_piece_cts(uint32_t piece_cts, uint64_t max_frame, size_t ct_bytes, si
     size_t n = piece_cts ? piece_cts : HG_NET_DEFAULT_PIECE_CTS;
     /* Room for the message around the tensor: ids, the request, the tensor header. */
     const uint64_t slack = 64 << 10;
-    if (max_frame > slack && ct_bytes > 0) {
-        uint64_t fit = (max_frame - slack) / (ct_bytes + 4);
-        if (fit < n)
-            n = (size_t)fit;
-    }
+    uint64_t fit = max_frame > slack ? (max_frame - slack) / (ct_bytes + 4) : 0;
+    if (fit < n)
+        n = (size_t)fit;
     n -= n % group;
     return n < group ? group : n;
 }
