@@ -133,20 +133,26 @@ static hg_status term(exec *x, int tid, const he_linear *lin, size_t k, const hg
     return HG_OK;
 }
 
-/* The run's own weights of a step that takes part in a masked activation. */
+/* The run's own weights of a step that takes part in masked activations: M (U lin) with
+ * whichever of them the step has. */
 static hg_status run_map(exec *x, const he_step *st, he_linear **out) {
     const hg_he_model *m = x->m;
-    const he_mask *k = m->masks[st->mask];
     const he_linear *base = st->lin_base ? st->lin : NULL;
-    he_linear *l;
-    if (st->role == HE_ROLE_REQUEST)
-        HG_TRY(he_mask_request_map(k, &x->draws[st->mask], base, &l));
-    else
-        HG_TRY(he_mask_result_map(k, &x->draws[st->mask], base, &l));
+    he_linear *mid = NULL, *l = NULL;
+    if (st->mask_in >= 0)
+        HG_TRY(he_mask_result_map(m->masks[st->mask_in], &x->draws[st->mask_in], base, &mid));
+    hg_status s = HG_OK;
+    if (st->mask_out >= 0) {
+        s = he_mask_request_map(m->masks[st->mask_out], &x->draws[st->mask_out],
+                                mid ? mid : base, &l);
+        he_linear_free(mid);
+    } else {
+        l = mid;
+    }
+    HG_TRY(s);
     l->scaled = true;
     l->wscale = st->lin->wscale;
-    hg_status s = he_linear_encode(x->ctx, l, st->after.level, st->after.scale,
-                                   m->opts.complex_packing);
+    s = he_linear_encode(x->ctx, l, st->after.level, st->after.scale, m->opts.complex_packing);
     if (s != HG_OK) {
         he_linear_free(l);
         return s;
@@ -158,7 +164,7 @@ static hg_status run_map(exec *x, const he_step *st, he_linear **out) {
 static hg_status step_linear_with(exec *x, const he_step *st, const he_linear *lin);
 
 static hg_status step_linear(exec *x, const he_step *st) {
-    if (st->role == HE_ROLE_NONE)
+    if (st->mask_in < 0 && st->mask_out < 0)
         return step_linear_with(x, st, st->lin);
     he_linear *l;
     HG_TRY(run_map(x, st, &l));

@@ -184,12 +184,7 @@ typedef enum he_step_kind {
     HE_STEP_NOP,     /* a step the planner folded into another */
 } he_step_kind;
 
-/* How a linear step takes part in a masked activation. */
-typedef enum he_mask_role {
-    HE_ROLE_NONE,
-    HE_ROLE_REQUEST, /* computes the masked request: M composed with lin (or M alone) */
-    HE_ROLE_RESULT,  /* unmasks the answer: lin composed with U (or U alone) */
-} he_mask_role;
+
 
 /* The state of a tensor slot at some point of the program. */
 typedef struct he_state {
@@ -215,9 +210,11 @@ typedef struct he_step {
     he_linear *lin;
     he_gather *gat;
     he_state after; /* state of `out` (or in[0] for in-place steps) after the step */
-    he_mask_role role;
-    int mask;      /* index into the model's masks */
-    bool lin_base; /* with a role: lin is the layer composed with the mask (else M or U alone) */
+    /* Masked activations (indices into the model's masks, -1 for none). A linear step may
+     * unmask the answer it reads (mask_in: U folded in) and mask the request it writes
+     * (mask_out: M folded in); a client step answers the request of `mask`. */
+    int mask_in, mask_out, mask;
+    bool lin_base; /* lin is the layer the masks compose with (else M or U stand alone) */
 } he_step;
 
 /* A slot: one cipher tensor over its lifetime. */

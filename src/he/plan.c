@@ -57,6 +57,12 @@ static hg_status emit(planner *p, const he_step *s) {
     hg_he_model *m = p->m;
     HG_TRY(grow((void **)&m->steps, &m->cap_steps, m->n_steps + 1, sizeof *m->steps));
     m->steps[m->n_steps] = *s;
+    /* Steps are written with designated initializers: the mask fields of the kinds that do not
+     * use them are set here (0 would name the first mask). */
+    if (s->kind != HE_STEP_LINEAR)
+        m->steps[m->n_steps].mask_in = m->steps[m->n_steps].mask_out = -1;
+    if (s->kind != HE_STEP_CLIENT)
+        m->steps[m->n_steps].mask = -1;
     if (s->kind == HE_STEP_LINEAR || s->kind == HE_STEP_ADD || s->kind == HE_STEP_MUL ||
         s->kind == HE_STEP_GATHER || s->kind == HE_STEP_CLIENT)
         p->writer[s->out] = (int)m->n_steps;
@@ -185,7 +191,7 @@ static hg_status rescale_to(planner *p, int *slot, double scale, int64_t node) {
         s = new_slot(p, &sl->shape, sl->value, out, &y);
     if (s == HG_OK) {
         he_step step = {.kind = HE_STEP_LINEAR, .node = node, .out = y, .n_in = 1,
-                        .in = {*slot}, .lin = lin, .after = out};
+                        .in = {*slot}, .lin = lin, .after = out, .mask_in = -1, .mask_out = -1};
         s = emit(p, &step);
         if (s == HG_OK) {
             lin = NULL;
@@ -352,16 +358,14 @@ static hg_status plan_linear(planner *p, size_t ni, int x_pos) {
     int x = p->slot_of[n->inputs[x_pos]];
     he_linear *lin;
     HG_TRY(he_linear_build(p->g, ni, x_pos, o->skip_zero_weights, &lin));
-    he_mask_role role = HE_ROLE_NONE;
     int mi = -1;
     const int us = p->unmask_of[x];
     if (lin->scaled && us >= 0 && p->m->steps[us].kind == HE_STEP_LINEAR &&
-        !read_elsewhere(p, x, ni)) {
+        p->m->steps[us].mask_out < 0 && !read_elsewhere(p, x, ni)) {
         /* The unmasking of a client answer folds into these weights: this layer reads the
          * answer itself, and the masking costs no level. */
         he_step *u = &p->m->steps[us];
-        mi = u->mask;
-        role = HE_ROLE_RESULT;
+        mi = u->mask_in;
         x = u->in[0];
         u->kind = HE_STEP_NOP;
         he_linear_free(u->lin);
@@ -385,7 +389,8 @@ static hg_status plan_linear(planner *p, size_t ni, int x_pos) {
     if (lin->scaled && !o->lazy_rescale)
         p->m->stats.rescales += lin->row_ptr[lin->n_rows];
     he_step st = {.kind = HE_STEP_LINEAR, .node = (int64_t)ni, .out = y, .n_in = 1, .in = {x},
-                  .lin = lin, .after = out, .role = role, .mask = mi, .lin_base = true};
+                  .lin = lin, .after = out, .mask_in = mi, .mask_out = -1, .mask = -1,
+                  .lin_base = true};
     s = emit(p, &st);
     if (s != HG_OK)
         he_linear_free(lin);
@@ -617,12 +622,10 @@ static hg_status plan_request(planner *p, size_t ni, int x, int mi, int *req) {
     const he_mask *k = m->masks[mi];
     const int w = p->writer[x];
     if (w >= 0 && m->steps[w].kind == HE_STEP_LINEAR && m->steps[w].lin->scaled &&
-        m->steps[w].role == HE_ROLE_NONE && !read_elsewhere(p, x, ni) &&
+        m->steps[w].mask_out < 0 && !read_elsewhere(p, x, ni) &&
         p->cur[x].level == m->steps[w].after.level && p->cur[x].size == m->steps[w].after.size) {
         he_step *st = &m->steps[w];
-        st->role = HE_ROLE_REQUEST;
-        st->mask = mi;
-        st->lin_base = true;
+        st->mask_out = mi;
         m->slots[x].count = k->n_req;
         m->slots[x].shape = (hg_shape){.rank = 2, .dims = {m->slots[x].shape.dims[0],
                                                            (int64_t)k->n_req}};
@@ -646,7 +649,8 @@ static hg_status plan_request(planner *p, size_t ni, int x, int mi, int *req) {
         s = new_slot(p, &shape, -1, out, &y);
     if (s == HG_OK) {
         he_step st = {.kind = HE_STEP_LINEAR, .node = (int64_t)ni, .out = y, .n_in = 1,
-                      .in = {x}, .lin = lin, .after = out, .role = HE_ROLE_REQUEST, .mask = mi};
+                      .in = {x}, .lin = lin, .after = out, .mask_in = -1, .mask_out = mi,
+                      .mask = -1};
         s = emit(p, &st);
     }
     if (s != HG_OK) {
@@ -722,7 +726,8 @@ static hg_status plan_client(planner *p, size_t ni, int x) {
         p->slot_of[n->output] = y;
         p->unmask_of[y] = (int)m->n_steps;
         he_step us = {.kind = HE_STEP_LINEAR, .node = (int64_t)ni, .out = y, .n_in = 1,
-                      .in = {ans}, .lin = lin, .after = out, .role = HE_ROLE_RESULT, .mask = mi};
+                      .in = {ans}, .lin = lin, .after = out, .mask_in = mi, .mask_out = -1,
+                      .mask = -1};
         s = emit(p, &us);
     }
     if (s != HG_OK)
