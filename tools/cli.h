@@ -27,5 +27,8 @@ int cmd_demo(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_keygen(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_client(int argc, char **argv);
 
 #endif

@@ -15,6 +15,9 @@ static const command commands[] = {
     {"demo", cmd_demo, "encrypt, compute on and decrypt a vector with CKKS, checking each step"},
     {"info", cmd_info, "inputs, outputs, ops, parameters and multiplicative depth of a model"},
     {"eval", cmd_eval, "run a model on TensorProto inputs with the plain float64 backend"},
+    {"keygen", cmd_keygen, "a client's keys in a directory, for serve and client"},
+    {"serve", cmd_serve, "serve encrypted inference over TCP (holds the model, never a key)"},
+    {"client", cmd_client, "encrypted inference against a server (holds the keys and the data)"},
 };
 
 static void usage(FILE *f) {

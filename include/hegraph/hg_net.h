@@ -154,11 +154,14 @@ HG_API hg_status hg_net_client_infer(hg_net_client *c, const hg_ndarray *const *
                                      hg_net_stats *stats) HG_WUR;
 /* The session's figures so far. */
 HG_API void hg_net_client_stats(const hg_net_client *c, hg_net_stats *st);
-/* Observes each activation request the client answers, decrypted (after the client applied
- * nothing): for tests and audits of what the client learns. values holds batch * count
- * doubles, sample-major. Optional; called from the client's thread. */
-typedef void (*hg_net_observe_fn)(void *user, const hg_he_activation *act, const double *values,
-                                  size_t batch, size_t count);
+/* Observes each activation request the client answers, decrypted, before the client applies
+ * anything: for tests and audits of what the client learns. Called once per piece: values
+ * holds batch * count doubles, sample-major, for ciphertexts [offset, offset + count) of
+ * request number `request` (1, 2, ...), whose whole form is act. Optional; called from the
+ * client's thread. */
+typedef void (*hg_net_observe_fn)(void *user, uint64_t request, const hg_he_activation *act,
+                                  size_t offset, const double *values, size_t batch,
+                                  size_t count);
 HG_API void hg_net_client_set_observer(hg_net_client *c, hg_net_observe_fn fn, void *user);
 /* Sends Bye (if the session is still good), closes and frees. NULL is a no-op. */
 HG_API void hg_net_client_close(hg_net_client *c);

@@ -304,22 +304,23 @@ static hg_status send_input(hg_net_client *c, size_t index, const hg_he_tensor *
     hg_shape shape;
     hg_he_tensor_shape(t, &shape);
     hg_status s = HG_OK;
-    for (size_t k = 0; s == HG_OK && k < n_pieces; k++) {
-        size_t from = k * per, n = count - from < per ? count - from : per;
-        Hgnet__KeysAndInput m = HGNET__KEYS_AND_INPUT__INIT;
-        uint8_t *buf = NULL;
-        size_t len;
-        if (!c->keys_sent)
-            s = fill_keys(c, &m);
-        if (s == HG_OK)
-            s = net_tensor_piece(t, from, n, &buf, &len);
-        if (s == HG_OK) {
+    const size_t grp = net_piece_group();
+    for (size_t k0 = 0; s == HG_OK && k0 < n_pieces; k0 += grp) {
+        size_t mm = n_pieces - k0 < grp ? n_pieces - k0 : grp;
+        uint8_t *bufs[NET_PIECE_GROUP];
+        size_t lens[NET_PIECE_GROUP];
+        s = net_tensor_pieces(t, per, k0, mm, bufs, lens);
+        for (size_t i = 0; i < mm; i++) {
+            const size_t k = k0 + i;
+            Hgnet__KeysAndInput m = HGNET__KEYS_AND_INPUT__INIT;
+            if (s == HG_OK && !c->keys_sent)
+                s = fill_keys(c, &m);
             Hgnet__Piece p = HGNET__PIECE__INIT;
             p.index = (uint32_t)k;
             p.count = (uint32_t)n_pieces;
-            p.offset = from;
-            p.tensor.data = buf;
-            p.tensor.len = len;
+            p.offset = k * per;
+            p.tensor.data = bufs[i];
+            p.tensor.len = lens[i];
             Hgnet__Shape sh;
             net_shape_view(&shape, 0, &sh);
             m.input = (uint32_t)index;
@@ -328,25 +329,26 @@ static hg_status send_input(hg_net_client *c, size_t index, const hg_he_tensor *
             Hgnet__Frame f = HGNET__FRAME__INIT;
             f.msg_case = HGNET__FRAME__MSG_KEYS_AND_INPUT;
             f.keys_and_input = &m;
-            s = net_conn_send(&c->conn, &f);
+            if (s == HG_OK)
+                s = net_conn_send(&c->conn, &f);
             if (s == HG_OK)
                 c->keys_sent = true;
+            free(bufs[i]);
+            free(m.public_key.data);
+            free(m.relin_key.data);
+            free(m.galois_keys.data);
         }
-        free(buf);
-        free(m.public_key.data);
-        free(m.relin_key.data);
-        free(m.galois_keys.data);
     }
     return s;
 }
 
-/* Sends the answer t to request id in pieces; answer pieces of element-wise requests go one by
- * one, with their own offset (first_piece, n_pieces and offset say where this run belongs). */
-static hg_status send_answer(hg_net_client *c, uint64_t id, const hg_he_tensor *t,
-                             uint32_t index, uint32_t n_pieces, uint64_t offset) {
+/* Sends ciphertexts [from, from + n) of t as piece index of n_pieces of the answer to request
+ * id, at ciphertext `offset` of the answer. */
+static hg_status send_answer(hg_net_client *c, uint64_t id, const hg_he_tensor *t, size_t from,
+                             size_t n, uint32_t index, uint32_t n_pieces, uint64_t offset) {
     uint8_t *buf;
     size_t len;
-    HG_TRY(net_tensor_piece(t, 0, hg_he_tensor_count(t), &buf, &len));
+    HG_TRY(net_tensor_piece(t, from, n, &buf, &len));
     Hgnet__Piece p = HGNET__PIECE__INIT;
     p.index = index;
     p.count = n_pieces;
@@ -364,13 +366,15 @@ static hg_status send_answer(hg_net_client *c, uint64_t id, const hg_he_tensor *
     return s;
 }
 
-static void observe(hg_net_client *c, const hg_he_activation *act, const hg_he_tensor *t) {
+static void observe(hg_net_client *c, uint64_t id, const hg_he_activation *act, size_t offset,
+                    const hg_he_tensor *t) {
     if (!c->observe)
         return;
     hg_ndarray *x = NULL;
     if (hg_he_client_decrypt(c->hc, t, &x) != HG_OK)
         return;
-    c->observe(c->observe_user, act, x->data, (size_t)x->dims[0], x->size / (size_t)x->dims[0]);
+    c->observe(c->observe_user, id, act, offset, x->data, (size_t)x->dims[0],
+               x->size / (size_t)x->dims[0]);
     hg_wipe(x->data, x->size * sizeof(double));
     hg_ndarray_free(x);
 }
@@ -446,7 +450,7 @@ static hg_status answer_piece(hg_net_client *c, request *r, const Hgnet__Activat
         HG_TRY(net_assembly_add(&r->whole, c->ctx, p, "activation request"));
         if (!net_assembly_complete(&r->whole))
             return HG_OK;
-        observe(c, &r->act, r->whole.t);
+        observe(c, r->id, &r->act, 0, r->whole.t);
         hg_he_tensor *ans = NULL;
         s = hg_he_client_activate(c->hc, &r->act, r->whole.t, &ans);
         net_assembly_clear(&r->whole);
@@ -456,14 +460,10 @@ static hg_status answer_piece(hg_net_client *c, request *r, const Hgnet__Activat
                                       : 1;
         const size_t n_pieces = (count + per - 1) / per;
         c->st.client_seconds += hg_now() - t0;
-        for (size_t k = 0; s == HG_OK && k < n_pieces; k++) {
-            size_t from = k * per, n = count - from < per ? count - from : per;
-            hg_he_tensor *part;
-            s = hg_he_tensor_slice(ans, from, n, &part);
-            if (s == HG_OK)
-                s = send_answer(c, r->id, part, (uint32_t)k, (uint32_t)n_pieces, from);
-            hg_he_tensor_free(part);
-        }
+        for (size_t k = 0; s == HG_OK && k < n_pieces; k++)
+            s = send_answer(c, r->id, ans, k * per,
+                            count - k * per < per ? count - k * per : per, (uint32_t)k,
+                            (uint32_t)n_pieces, k * per);
         hg_he_tensor_free(ans);
         r->active = false;
         *finished = true;
@@ -489,12 +489,13 @@ static hg_status answer_piece(hg_net_client *c, request *r, const Hgnet__Activat
         hg_he_activation a = r->act;
         a.in_shape = ps;
         a.out_shape = (hg_shape){.rank = 2, .dims = {(int64_t)batch, (int64_t)(n / r->group)}};
-        observe(c, &a, part);
+        observe(c, r->id, &r->act, r->received, part);
         s = hg_he_client_activate(c->hc, &a, part, &ans);
     }
     c->st.client_seconds += hg_now() - t0;
     if (s == HG_OK)
-        s = send_answer(c, r->id, ans, p->index, p->count, r->received / r->group);
+        s = send_answer(c, r->id, ans, 0, hg_he_tensor_count(ans), p->index, p->count,
+                        r->received / r->group);
     hg_he_tensor_free(part);
     hg_he_tensor_free(ans);
     HG_TRY(s);

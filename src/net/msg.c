@@ -4,6 +4,7 @@
  */
 #include "net.h"
 
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,6 +116,10 @@ size_t net_piece_cts(uint32_t piece_cts, uint64_t max_frame, size_t ct_bytes, si
     if (group < 1)
         group = 1;
     size_t n = piece_cts ? piece_cts : HG_NET_DEFAULT_PIECE_CTS;
+    /* Pieces of a few MiB: the receiver starts on the first one soon, memory stays small. */
+    size_t by_bytes = ct_bytes ? NET_PIECE_BYTES / ct_bytes : n;
+    if (by_bytes < n)
+        n = by_bytes;
     /* Room for the message around the tensor: ids, the request, the tensor header. */
     const uint64_t slack = 64 << 10;
     uint64_t fit = max_frame > slack ? (max_frame - slack) / (ct_bytes + 4) : 0;
@@ -127,11 +132,16 @@ size_t net_piece_cts(uint32_t piece_cts, uint64_t max_frame, size_t ct_bytes, si
 hg_status net_tensor_piece(const hg_he_tensor *t, size_t from, size_t n, uint8_t **buf,
                            size_t *len) {
     *buf = NULL;
-    hg_he_tensor *part;
-    HG_TRY(hg_he_tensor_slice(t, from, n, &part));
-    size_t cap = hg_he_tensor_size_bytes(part);
+    hg_shape shape;
+    hg_he_tensor_shape(t, &shape);
+    /* A whole tensor of shape (batch, n) goes as it is; anything else through a slice. */
+    hg_he_tensor *part = NULL;
+    if (from != 0 || n != hg_he_tensor_count(t) || shape.rank != 2)
+        HG_TRY(hg_he_tensor_slice(t, from, n, &part));
+    const hg_he_tensor *src = part ? part : t;
+    size_t cap = hg_he_tensor_size_bytes(src);
     uint8_t *b = malloc(cap ? cap : 1);
-    hg_status s = b ? hg_he_tensor_write(part, b, cap, len)
+    hg_status s = b ? hg_he_tensor_write(src, b, cap, len)
                     : hg_fail(HG_ERR_NOMEM, "%s: cannot allocate %zu bytes", __func__, cap);
     hg_he_tensor_free(part);
     if (s != HG_OK) {
@@ -140,4 +150,40 @@ hg_status net_tensor_piece(const hg_he_tensor *t, size_t from, size_t n, uint8_t
     }
     *buf = b;
     return HG_OK;
+}
+
+hg_status net_tensor_pieces(const hg_he_tensor *t, size_t per, size_t k0, size_t m,
+                            uint8_t **bufs, size_t *lens) {
+    const size_t count = hg_he_tensor_count(t);
+    hg_status err = HG_OK;
+    char why[NET_MAX_MESSAGE] = "";
+    for (size_t i = 0; i < m; i++)
+        bufs[i] = NULL;
+    /* Serialization is the sender's main cost after the computation itself: the pieces of a
+     * group are packed at once, one per thread. */
+#pragma omp parallel for schedule(dynamic, 1) if (m > 1)
+    for (size_t i = 0; i < m; i++) {
+        size_t from = (k0 + i) * per, n = count - from < per ? count - from : per;
+        hg_status s = net_tensor_piece(t, from, n, &bufs[i], &lens[i]);
+        if (s != HG_OK) {
+#pragma omp critical(net_pieces)
+            if (err == HG_OK) {
+                err = s;
+                snprintf(why, sizeof why, "%s", hg_last_error());
+            }
+        }
+    }
+    if (err != HG_OK) {
+        for (size_t i = 0; i < m; i++) {
+            free(bufs[i]);
+            bufs[i] = NULL;
+        }
+        return hg_fail(err, "%s", why);
+    }
+    return HG_OK;
+}
+
+size_t net_piece_group(void) {
+    int t = omp_get_max_threads();
+    return t < 1 ? 1 : t > NET_PIECE_GROUP ? NET_PIECE_GROUP : (size_t)t;
 }

@@ -147,12 +147,24 @@ static inline bool net_assembly_complete(const net_assembly *a) {
 }
 void net_assembly_clear(net_assembly *a);
 
-/* Ciphertexts per piece for a tensor: at most piece_cts, and small enough that a piece of
- * ciphertexts of ct_bytes fits in max_frame with room for the message; a multiple of `group`. */
+/* Ciphertexts per piece for a tensor: at most piece_cts, about NET_PIECE_BYTES, and small
+ * enough that a piece of ciphertexts of ct_bytes fits in max_frame with room for the message;
+ * a multiple of `group` (at least one group). */
 size_t net_piece_cts(uint32_t piece_cts, uint64_t max_frame, size_t ct_bytes, size_t group);
+
+/* Target size of a piece, and most pieces serialized at once. */
+#define NET_PIECE_BYTES ((size_t)8 << 20)
+#define NET_PIECE_GROUP 8
 
 /* Serializes ciphertexts [from, from + n) of t into a new buffer (free with free()). */
 hg_status net_tensor_piece(const hg_he_tensor *t, size_t from, size_t n, uint8_t **buf,
                            size_t *len) HG_WUR;
+
+/* Pieces k0 .. k0 + m - 1 of t (per ciphertexts each, the last one shorter), serialized in
+ * parallel into new buffers bufs[0..m) (free each with free()); on failure none is left. */
+hg_status net_tensor_pieces(const hg_he_tensor *t, size_t per, size_t k0, size_t m,
+                            uint8_t **bufs, size_t *lens) HG_WUR;
+/* How many pieces to serialize at once: the threads, at most NET_PIECE_GROUP. */
+size_t net_piece_group(void);
 
 #endif

@@ -304,32 +304,35 @@ static hg_status session_client(void *user, const hg_he_activation *act, const h
     pthread_mutex_unlock(&c->mu);
 
     hg_status s = HG_OK;
-    for (size_t k = 0; s == HG_OK && k < n_pieces; k++) {
-        size_t from = k * per, n = count - from < per ? count - from : per;
-        uint8_t *buf;
-        size_t len;
-        s = net_tensor_piece(in, from, n, &buf, &len);
-        if (s != HG_OK)
-            break;
-        Hgnet__Piece p = HGNET__PIECE__INIT;
-        p.index = (uint32_t)k;
-        p.count = (uint32_t)n_pieces;
-        p.offset = from;
-        p.tensor.data = buf;
-        p.tensor.len = len;
-        Hgnet__ActivationRequest r = HGNET__ACTIVATION_REQUEST__INIT;
-        r.id = ss->req_id;
-        if (k == 0) {
-            r.has_activation = true;
-            r.activation.data = abuf;
-            r.activation.len = alen;
+    const size_t grp = net_piece_group();
+    for (size_t k0 = 0; s == HG_OK && k0 < n_pieces; k0 += grp) {
+        size_t m = n_pieces - k0 < grp ? n_pieces - k0 : grp;
+        uint8_t *bufs[NET_PIECE_GROUP];
+        size_t lens[NET_PIECE_GROUP];
+        s = net_tensor_pieces(in, per, k0, m, bufs, lens);
+        for (size_t i = 0; i < m; i++) {
+            const size_t k = k0 + i;
+            Hgnet__Piece p = HGNET__PIECE__INIT;
+            p.index = (uint32_t)k;
+            p.count = (uint32_t)n_pieces;
+            p.offset = k * per;
+            p.tensor.data = bufs[i];
+            p.tensor.len = lens[i];
+            Hgnet__ActivationRequest r = HGNET__ACTIVATION_REQUEST__INIT;
+            r.id = ss->req_id;
+            if (k == 0) {
+                r.has_activation = true;
+                r.activation.data = abuf;
+                r.activation.len = alen;
+            }
+            r.piece = &p;
+            Hgnet__Frame f = HGNET__FRAME__INIT;
+            f.msg_case = HGNET__FRAME__MSG_REQUEST;
+            f.request = &r;
+            if (s == HG_OK)
+                s = net_conn_send(c, &f);
+            free(bufs[i]);
         }
-        r.piece = &p;
-        Hgnet__Frame f = HGNET__FRAME__INIT;
-        f.msg_case = HGNET__FRAME__MSG_REQUEST;
-        f.request = &r;
-        s = net_conn_send(c, &f);
-        free(buf);
     }
     if (s == HG_OK)
         s = net_conn_wait(c, request_done, ss);
@@ -476,32 +479,37 @@ static hg_status send_outputs(session *ss, hg_he_tensor *const *outputs, double 
         const size_t per = net_piece_cts(srv->o.piece_cts, srv->o.max_frame_bytes,
                                          hg_he_tensor_size_bytes(t) / count, 1);
         const size_t n_pieces = (count + per - 1) / per;
-        for (size_t k = 0; k < n_pieces; k++) {
-            size_t from = k * per, n = count - from < per ? count - from : per;
-            uint8_t *buf;
-            size_t len;
-            HG_TRY(net_tensor_piece(t, from, n, &buf, &len));
-            Hgnet__Piece p = HGNET__PIECE__INIT;
-            p.index = (uint32_t)k;
-            p.count = (uint32_t)n_pieces;
-            p.offset = from;
-            p.tensor.data = buf;
-            p.tensor.len = len;
-            Hgnet__Shape sh;
-            net_shape_view(&shape, 0, &sh);
-            Hgnet__Output o = HGNET__OUTPUT__INIT;
-            o.output = (uint32_t)i;
-            o.shape = k == 0 ? &sh : NULL;
-            o.piece = &p;
-            if (i + 1 == srv->n_outputs && k + 1 == n_pieces) {
-                o.has_server_seconds = true;
-                o.server_seconds = server_seconds;
+        const size_t grp = net_piece_group();
+        for (size_t k0 = 0; k0 < n_pieces; k0 += grp) {
+            size_t m = n_pieces - k0 < grp ? n_pieces - k0 : grp;
+            uint8_t *bufs[NET_PIECE_GROUP];
+            size_t lens[NET_PIECE_GROUP];
+            hg_status s = net_tensor_pieces(t, per, k0, m, bufs, lens);
+            for (size_t j = 0; j < m; j++) {
+                const size_t k = k0 + j;
+                Hgnet__Piece p = HGNET__PIECE__INIT;
+                p.index = (uint32_t)k;
+                p.count = (uint32_t)n_pieces;
+                p.offset = k * per;
+                p.tensor.data = bufs[j];
+                p.tensor.len = lens[j];
+                Hgnet__Shape sh;
+                net_shape_view(&shape, 0, &sh);
+                Hgnet__Output o = HGNET__OUTPUT__INIT;
+                o.output = (uint32_t)i;
+                o.shape = k == 0 ? &sh : NULL;
+                o.piece = &p;
+                if (i + 1 == srv->n_outputs && k + 1 == n_pieces) {
+                    o.has_server_seconds = true;
+                    o.server_seconds = server_seconds;
+                }
+                Hgnet__Frame f = HGNET__FRAME__INIT;
+                f.msg_case = HGNET__FRAME__MSG_OUTPUT;
+                f.output = &o;
+                if (s == HG_OK)
+                    s = net_conn_send(&ss->conn, &f);
+                free(bufs[j]);
             }
-            Hgnet__Frame f = HGNET__FRAME__INIT;
-            f.msg_case = HGNET__FRAME__MSG_OUTPUT;
-            f.output = &o;
-            hg_status s = net_conn_send(&ss->conn, &f);
-            free(buf);
             HG_TRY(s);
         }
     }

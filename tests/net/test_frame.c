@@ -290,8 +290,9 @@ static void test_assembly(void **state) {
     hg_assert_fails(net_assembly_add(&a, k.ctx, &pc[0], "test"), HG_ERR_LIMIT, "the limit is 3");
     net_assembly_clear(&a);
     /* Pieces: sizes fit the frame limit and the groups. */
-    assert_int_equal(net_piece_cts(256, (uint64_t)1 << 30, 100000, 1), 256);
-    assert_int_equal(net_piece_cts(256, (uint64_t)1 << 30, 100000, 9), 252);
+    assert_int_equal(net_piece_cts(256, (uint64_t)1 << 30, 10000, 1), 256);
+    assert_int_equal(net_piece_cts(256, (uint64_t)1 << 30, 10000, 9), 252);
+    assert_int_equal(net_piece_cts(256, (uint64_t)1 << 30, NET_PIECE_BYTES / 100, 1), 100);
     assert_int_equal(net_piece_cts(256, (1 << 20) + (64 << 10), 100000, 1), 10);
     assert_int_equal(net_piece_cts(256, 1 << 10, 100000, 4), 4);
     for (int i = 0; i < 3; i++)
