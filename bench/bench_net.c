@@ -21,13 +21,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(expr)                                                                            \
-    do {                                                                                       \
-        hg_status s_ = (expr);                                                                 \
-        if (s_ != HG_OK) {                                                                     \
-            fprintf(stderr, "bench_net: %s: %s\n", hg_status_name(s_), hg_last_error());       \
-            exit(1);                                                                           \
-        }                                                                                      \
+#define CHECK(expr)                                                                                \
+    do {                                                                                           \
+        hg_status s_ = (expr);                                                                     \
+        if (s_ != HG_OK) {                                                                         \
+            fprintf(stderr, "bench_net: %s: %s\n", hg_status_name(s_), hg_last_error());           \
+            exit(1);                                                                               \
+        }                                                                                          \
     } while (0)
 
 /* ---- graphs built in code -------------------------------------------------------------------- */
@@ -128,7 +128,8 @@ static hg_graph *mobilenet_layer(void) {
     return g;
 }
 
-/* ---- one run: a server thread, a client ---------------------------------------------------------- */
+/* ---- one run: a server thread, a client
+ * ---------------------------------------------------------- */
 
 static void *serve(void *arg) {
     CHECK(hg_net_server_run(arg));
@@ -232,9 +233,8 @@ static void bench(const char *name, hg_graph *g, int64_t batch_opt, int reps, bo
         printf("  %s:\n", masked ? "masked" : "unmasked");
         res[masked] = run(g, &k, x, want, batch, masked, reps);
     }
-    printf("  %-9s %12s %12s %12s %12s %6s %9s %9s %9s %9s\n", "mode", "sent/batch",
-           "recv/batch", "sent/image", "recv/image", "trips", "server s", "client s", "wall s",
-           "max err");
+    printf("  %-9s %12s %12s %12s %12s %6s %9s %9s %9s %9s\n", "mode", "sent/batch", "recv/batch",
+           "sent/image", "recv/image", "trips", "server s", "client s", "wall s", "max err");
     for (int masked = both ? 1 : 0; masked >= 0; masked--) {
         const hg_net_stats *st = &res[masked].st;
         printf("  %-9s %10.2f MB %10.2f MB %10.1f kB %10.1f kB %6llu %9.3f %9.3f %9.3f %9.2e\n",
@@ -276,8 +276,8 @@ int main(int argc, char **argv) {
         reps = 1;
     if (!only || !strcmp(only, "cryptonets")) {
         hg_graph *g = cryptonets_relu();
-        bench("CryptoNets with ReLU (Conv 5x5/2, Relu, Gemm 845x100, Relu, Gemm 100x10)", g,
-              batch, reps, both);
+        bench("CryptoNets with ReLU (Conv 5x5/2, Relu, Gemm 845x100, Relu, Gemm 100x10)", g, batch,
+              reps, both);
         hg_graph_free(g);
     }
     if (!only || !strcmp(only, "mobilenet")) {

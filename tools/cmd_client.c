@@ -167,14 +167,14 @@ int cmd_client(int argc, char **argv) {
             hg_net_stats_add(&total, &st);
             const size_t classes = y[0]->size / n;
             for (size_t i = 0; i < n; i++)
-                correct += argmax(y[0]->data + i * classes, classes) == (size_t)labels->data[from + i];
+                correct +=
+                    argmax(y[0]->data + i * classes, classes) == (size_t)labels->data[from + i];
             for (size_t i = 0; i < info->n_outputs; i++)
                 hg_ndarray_free(y[i]);
             cli_progress(NULL, "encrypted inference", from + n, n_images);
         }
         printf("accuracy: %.2f%% (%zu/%zu) on the %s test set, encrypted over TCP\n",
-               100.0 * (double)correct / (double)n_images, correct, n_images,
-               hg_dataset_name(ds));
+               100.0 * (double)correct / (double)n_images, correct, n_images, hg_dataset_name(ds));
         print_stats(&total, n_images);
     } else {
         const hg_ndarray *in[MAX_FILES];
@@ -183,8 +183,8 @@ int cmd_client(int argc, char **argv) {
         if ((s = hg_net_client_infer(c, in, n_in, outputs, &total)) != HG_OK)
             goto fail;
         for (size_t i = 0; i < n_outp; i++) {
-            if ((s = hg_onnx_tensor_write_file(out_paths[i], outputs[i], NULL,
-                                               HG_DTYPE_FLOAT32)) != HG_OK)
+            if ((s = hg_onnx_tensor_write_file(out_paths[i], outputs[i], NULL, HG_DTYPE_FLOAT32)) !=
+                HG_OK)
                 goto fail;
             printf("output %zu written to %s\n", i, out_paths[i]);
         }

@@ -10,13 +10,14 @@
 #include <unistd.h>
 
 static int usage(FILE *f) {
-    fprintf(f, "usage: hegraph keygen (--params P.json | --model MODEL.onnx [--real]) --out KEYDIR\n\n"
-               "Generates a secret key, the public key, the relinearization key and, with complex\n"
-               "packing, the conjugation key, for the parameters of P.json (nGraph-HE2's format)\n"
-               "or for those `hegraph serve MODEL.onnx` chooses when it is given no --params.\n"
-               "Writes them to KEYDIR (created with mode 0700): params.bin, params.json,\n"
-               "secret.key (mode 0600: keep it to yourself), public.key, relin.key, galois.key.\n"
-               "Existing files are never overwritten.\n");
+    fprintf(f,
+            "usage: hegraph keygen (--params P.json | --model MODEL.onnx [--real]) --out KEYDIR\n\n"
+            "Generates a secret key, the public key, the relinearization key and, with complex\n"
+            "packing, the conjugation key, for the parameters of P.json (nGraph-HE2's format)\n"
+            "or for those `hegraph serve MODEL.onnx` chooses when it is given no --params.\n"
+            "Writes them to KEYDIR (created with mode 0700): params.bin, params.json,\n"
+            "secret.key (mode 0600: keep it to yourself), public.key, relin.key, galois.key.\n"
+            "Existing files are never overwritten.\n");
     return f == stdout ? 0 : 2;
 }
 
@@ -64,8 +65,7 @@ int cmd_keygen(int argc, char **argv) {
     hg_net_keys k = {0};
     hg_he_params hp;
     if (model) {
-        if ((s = hg_onnx_load_file(model, &g)) != HG_OK ||
-            (s = hg_graph_optimize(g, 1)) != HG_OK)
+        if ((s = hg_onnx_load_file(model, &g)) != HG_OK || (s = hg_graph_optimize(g, 1)) != HG_OK)
             goto fail;
     }
     if ((s = cli_he_params(g, params_path, !real, &hp)) != HG_OK)

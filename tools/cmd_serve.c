@@ -10,18 +10,17 @@
 #include <string.h>
 
 static int usage(FILE *f) {
-    fprintf(f,
-            "usage: hegraph serve MODEL.onnx --listen HOST:PORT [--params P.json] [--real]\n"
-            "                     [--unmasked] [--batch B] [--max-sessions N] [--timeout S]\n"
-            "                     [--once] [--threads T]\n\n"
-            "Serves encrypted inference: each client (`hegraph client`) sends its public keys\n"
-            "and encrypted inputs, answers the activation requests and receives the encrypted\n"
-            "outputs. Parameters come from P.json or are chosen for the model at 128-bit\n"
-            "security (complex packing unless --real); clients must hold keys for them\n"
-            "(`hegraph keygen`). Activations are masked unless --unmasked (the paper's\n"
-            "protocol, for comparison). Up to N clients are served at once (default 4); a\n"
-            "client silent for S seconds (default 60) is dropped; --once serves one client\n"
-            "and exits. Ctrl-C stops after the running sessions.\n");
+    fprintf(f, "usage: hegraph serve MODEL.onnx --listen HOST:PORT [--params P.json] [--real]\n"
+               "                     [--unmasked] [--batch B] [--max-sessions N] [--timeout S]\n"
+               "                     [--once] [--threads T]\n\n"
+               "Serves encrypted inference: each client (`hegraph client`) sends its public keys\n"
+               "and encrypted inputs, answers the activation requests and receives the encrypted\n"
+               "outputs. Parameters come from P.json or are chosen for the model at 128-bit\n"
+               "security (complex packing unless --real); clients must hold keys for them\n"
+               "(`hegraph keygen`). Activations are masked unless --unmasked (the paper's\n"
+               "protocol, for comparison). Up to N clients are served at once (default 4); a\n"
+               "client silent for S seconds (default 60) is dropped; --once serves one client\n"
+               "and exits. Ctrl-C stops after the running sessions.\n");
     return f == stdout ? 0 : 2;
 }
 

@@ -40,12 +40,13 @@ extern "C" {
 /* Protocol version, sent in every frame header and in Hello. */
 #define HG_NET_VERSION 1
 /* Defaults of the options below. */
-#define HG_NET_DEFAULT_MAX_FRAME ((uint64_t)1 << 30)
-#define HG_NET_DEFAULT_PIECE_CTS 256
+#define HG_NET_DEFAULT_MAX_FRAME         ((uint64_t)1 << 30)
+#define HG_NET_DEFAULT_PIECE_CTS         256
 #define HG_NET_DEFAULT_SERVER_TIMEOUT_MS 60000
 #define HG_NET_DEFAULT_CLIENT_TIMEOUT_MS 600000
 
-/* ---- logging ---------------------------------------------------------------------------------- */
+/* ---- logging ----------------------------------------------------------------------------------
+ */
 
 typedef enum hg_net_log_level {
     HG_NET_LOG_INFO,  /* a session started or ended normally, with its figures */
@@ -73,7 +74,8 @@ typedef struct hg_net_stats {
 /* Adds b into a. */
 HG_API void hg_net_stats_add(hg_net_stats *a, const hg_net_stats *b);
 
-/* ---- the server -------------------------------------------------------------------------------- */
+/* ---- the server --------------------------------------------------------------------------------
+ */
 
 typedef struct hg_net_server_opts {
     const char *listen;       /* "HOST:PORT", e.g. "127.0.0.1:7000"; port 0: any free port */
@@ -111,7 +113,8 @@ HG_API hg_status hg_net_server_run(hg_net_server *s) HG_WUR;
 /* Asks hg_net_server_run to return (from any thread; running sessions finish first). */
 HG_API void hg_net_server_stop(hg_net_server *s);
 
-/* ---- the client ------------------------------------------------------------------------------------ */
+/* ---- the client
+ * ------------------------------------------------------------------------------------ */
 
 typedef struct hg_net_client_opts {
     int timeout_ms;           /* silence that ends the session (default 10 min) */
@@ -160,13 +163,13 @@ HG_API void hg_net_client_stats(const hg_net_client *c, hg_net_stats *st);
  * request number `request` (1, 2, ...), whose whole form is act. Optional; called from the
  * client's thread. */
 typedef void (*hg_net_observe_fn)(void *user, uint64_t request, const hg_he_activation *act,
-                                  size_t offset, const double *values, size_t batch,
-                                  size_t count);
+                                  size_t offset, const double *values, size_t batch, size_t count);
 HG_API void hg_net_client_set_observer(hg_net_client *c, hg_net_observe_fn fn, void *user);
 /* Sends Bye (if the session is still good), closes and frees. NULL is a no-op. */
 HG_API void hg_net_client_close(hg_net_client *c);
 
-/* ---- key directories ------------------------------------------------------------------------------- */
+/* ---- key directories
+ * ------------------------------------------------------------------------------- */
 
 /* A client's parameters and keys, as `hegraph keygen` writes them to a directory:
  *   params.bin      hg_ckks_params_write

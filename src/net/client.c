@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_IO 16
+#define MAX_IO     16
 #define MAX_GALOIS 64
 
 struct hg_net_client {
@@ -58,7 +58,8 @@ static hg_status client_fail(hg_net_client *c, hg_status s) {
     return hg_fail(s, "%s", msg);
 }
 
-/* ---- Hello ------------------------------------------------------------------------------------- */
+/* ---- Hello -------------------------------------------------------------------------------------
+ */
 
 /* Galois element 5^k mod 2N for a rotation by k; 2N - 1 is conjugation. */
 static bool galois_step(const hg_ckks_ctx *ctx, uint64_t elt, int *step) {
@@ -105,10 +106,11 @@ static hg_status check_hello(hg_net_client *c, const Hgnet__Hello *h) {
     bool same = s == HG_OK && w == h->params.len && memcmp(buf, h->params.data, w) == 0;
     free(buf);
     if (s == HG_OK && !same)
-        s = hg_fail(HG_ERR_PARAMS, "the server's parameters (N = %zu, %d data + %d special primes, "
+        s = hg_fail(HG_ERR_PARAMS,
+                    "the server's parameters (N = %zu, %d data + %d special primes, "
                     "%d-bit modulus, scale 2^%.1f) are not those of the keys (N = %zu, %d + %d "
-                    "primes, %d bits, scale 2^%.1f)", hg_ckks_params_n(sp),
-                    hg_ckks_params_n_data(sp), hg_ckks_params_n_special(sp),
+                    "primes, %d bits, scale 2^%.1f)",
+                    hg_ckks_params_n(sp), hg_ckks_params_n_data(sp), hg_ckks_params_n_special(sp),
                     hg_ckks_params_log_modulus(sp), log2(hg_ckks_params_scale(sp)),
                     hg_ckks_params_n(mine), hg_ckks_params_n_data(mine),
                     hg_ckks_params_n_special(mine), hg_ckks_params_log_modulus(mine),
@@ -144,11 +146,11 @@ static hg_status check_hello(hg_net_client *c, const Hgnet__Hello *h) {
     in->need_relin = h->need_relin;
     in->n_galois = h->n_galois_elts;
     in->piece_cts = h->piece_cts;
-    c->server_max_frame = h->max_frame_bytes < c->o.max_frame_bytes ? h->max_frame_bytes
-                                                                    : c->o.max_frame_bytes;
+    c->server_max_frame =
+        h->max_frame_bytes < c->o.max_frame_bytes ? h->max_frame_bytes : c->o.max_frame_bytes;
     if (c->o.require_masked && !h->masked)
         return hg_fail(HG_ERR_PROTOCOL, "the server does not mask activations, and this client "
-                       "requires it");
+                                        "requires it");
 
     /* The keys the plan needs: the caller's, or made now from the secret key. */
     if (h->need_relin && !c->rlk) {
@@ -167,8 +169,10 @@ static hg_status check_hello(hg_net_client *c, const Hgnet__Hello *h) {
             if (e == 2 * (uint64_t)n - 1)
                 conj = true;
             else if (!galois_step(c->ctx, e, &steps[n_steps++]))
-                return hg_fail(HG_ERR_PROTOCOL, "Hello: Galois element %llu is neither a "
-                               "rotation nor the conjugation", (unsigned long long)e);
+                return hg_fail(HG_ERR_PROTOCOL,
+                               "Hello: Galois element %llu is neither a "
+                               "rotation nor the conjugation",
+                               (unsigned long long)e);
         }
         HG_TRY(hg_ckks_gk_new(c->ctx, c->sk, steps, n_steps, conj, &c->own_gk));
         c->gk = c->own_gk;
@@ -176,14 +180,15 @@ static hg_status check_hello(hg_net_client *c, const Hgnet__Hello *h) {
     return hg_he_client_new(c->ctx, c->sk, h->complex_packing, c->o.threads, &c->hc);
 }
 
-hg_status hg_net_client_connect(const char *address, const hg_ckks_ctx *ctx,
-                                const hg_ckks_sk *sk, const hg_ckks_pk *pk,
-                                const hg_ckks_rlk *rlk, const hg_ckks_gk *gk,
+hg_status hg_net_client_connect(const char *address, const hg_ckks_ctx *ctx, const hg_ckks_sk *sk,
+                                const hg_ckks_pk *pk, const hg_ckks_rlk *rlk, const hg_ckks_gk *gk,
                                 const hg_net_client_opts *o, hg_net_client **out) {
     *out = NULL;
     if (!ctx || !sk || !pk)
-        return hg_fail(HG_ERR_INVALID_ARG, "%s: a context, a secret key and a public key are "
-                       "needed", __func__);
+        return hg_fail(HG_ERR_INVALID_ARG,
+                       "%s: a context, a secret key and a public key are "
+                       "needed",
+                       __func__);
     HG_TRY(hg_crypto_init());
     hg_net_client *c = calloc(1, sizeof *c);
     if (!c)
@@ -268,18 +273,19 @@ void hg_net_client_close(hg_net_client *c) {
     free(c);
 }
 
-/* ---- one batch ---------------------------------------------------------------------------------- */
+/* ---- one batch ----------------------------------------------------------------------------------
+ */
 
 /* Serializes a key with its _size_bytes/_write pair into a new buffer. */
-#define KEY_BYTES(kind, key, bd)                                                               \
-    do {                                                                                       \
-        size_t cap_ = hg_ckks_##kind##_size_bytes(key), w_;                                    \
-        (bd).data = malloc(cap_);                                                              \
-        if (!(bd).data)                                                                        \
-            return hg_fail(HG_ERR_NOMEM, "%s: out of memory", __func__);                       \
-        if (hg_ckks_##kind##_write(key, (bd).data, cap_, &w_) != HG_OK)                        \
-            return HG_ERR_INTERNAL;                                                            \
-        (bd).len = w_;                                                                         \
+#define KEY_BYTES(kind, key, bd)                                                                   \
+    do {                                                                                           \
+        size_t cap_ = hg_ckks_##kind##_size_bytes(key), w_;                                        \
+        (bd).data = malloc(cap_);                                                                  \
+        if (!(bd).data)                                                                            \
+            return hg_fail(HG_ERR_NOMEM, "%s: out of memory", __func__);                           \
+        if (hg_ckks_##kind##_write(key, (bd).data, cap_, &w_) != HG_OK)                            \
+            return HG_ERR_INTERNAL;                                                                \
+        (bd).len = w_;                                                                             \
     } while (0)
 
 static hg_status fill_keys(const hg_net_client *c, Hgnet__KeysAndInput *k) {
@@ -414,8 +420,8 @@ static hg_status answer_piece(hg_net_client *c, request *r, const Hgnet__Activat
         if (!m->has_activation || p->index != 0)
             return hg_fail(HG_ERR_PROTOCOL, "a request piece %u without its request", p->index);
         if (m->id != c->last_request + 1)
-            return hg_fail(HG_ERR_PROTOCOL, "request id %llu after %llu",
-                           (unsigned long long)m->id, (unsigned long long)c->last_request);
+            return hg_fail(HG_ERR_PROTOCOL, "request id %llu after %llu", (unsigned long long)m->id,
+                           (unsigned long long)c->last_request);
         memset(r, 0, sizeof *r);
         HG_TRY(hg_he_activation_read(m->activation.data, m->activation.len, &r->act));
         const hg_he_activation *a = &r->act;
@@ -423,8 +429,10 @@ static hg_status answer_piece(hg_net_client *c, request *r, const Hgnet__Activat
             return hg_fail(HG_ERR_PROTOCOL, "a request for a batch of %lld, the batch is %zu",
                            (long long)a->in_shape.dims[0], batch);
         if (c->o.require_masked && !a->masked)
-            return hg_fail(HG_ERR_PROTOCOL, "an unmasked request (op %s), and this client "
-                           "requires masking", hg_op_get_info(a->op)->name);
+            return hg_fail(HG_ERR_PROTOCOL,
+                           "an unmasked request (op %s), and this client "
+                           "requires masking",
+                           hg_op_get_info(a->op)->name);
         r->active = true;
         r->id = m->id;
         r->count = net_shape_count(&a->in_shape, 1);
@@ -432,9 +440,10 @@ static hg_status answer_piece(hg_net_client *c, request *r, const Hgnet__Activat
         r->group = a->masked && a->op == HG_OP_MAXPOOL ? a->group : 1;
         if (r->group < 1 || r->count % r->group != 0 ||
             (r->piecewise && net_shape_count(&a->out_shape, 1) != r->count / r->group))
-            return hg_fail(HG_ERR_PROTOCOL, "a request of %zu ciphertexts with output shape of "
-                           "%zu in groups of %zu", r->count, net_shape_count(&a->out_shape, 1),
-                           r->group);
+            return hg_fail(HG_ERR_PROTOCOL,
+                           "a request of %zu ciphertexts with output shape of "
+                           "%zu in groups of %zu",
+                           r->count, net_shape_count(&a->out_shape, 1), r->group);
         if (!r->piecewise)
             net_assembly_init(&r->whole, &a->in_shape);
         c->last_request = m->id;
@@ -461,9 +470,8 @@ static hg_status answer_piece(hg_net_client *c, request *r, const Hgnet__Activat
         const size_t n_pieces = (count + per - 1) / per;
         c->st.client_seconds += hg_now() - t0;
         for (size_t k = 0; s == HG_OK && k < n_pieces; k++)
-            s = send_answer(c, r->id, ans, k * per,
-                            count - k * per < per ? count - k * per : per, (uint32_t)k,
-                            (uint32_t)n_pieces, k * per);
+            s = send_answer(c, r->id, ans, k * per, count - k * per < per ? count - k * per : per,
+                            (uint32_t)k, (uint32_t)n_pieces, k * per);
         hg_he_tensor_free(ans);
         r->active = false;
         *finished = true;
@@ -473,18 +481,20 @@ static hg_status answer_piece(hg_net_client *c, request *r, const Hgnet__Activat
     /* Element-wise: this piece alone, as a request of shape (batch, n). */
     if (p->index != r->next || p->count == 0 || (r->next > 0 && p->count != r->n_pieces) ||
         p->offset != r->received)
-        return hg_fail(HG_ERR_PROTOCOL, "activation request: piece %u of %u at %llu, expected "
-                       "piece %u at %zu", p->index, p->count, (unsigned long long)p->offset,
-                       r->next, r->received);
+        return hg_fail(HG_ERR_PROTOCOL,
+                       "activation request: piece %u of %u at %llu, expected "
+                       "piece %u at %zu",
+                       p->index, p->count, (unsigned long long)p->offset, r->next, r->received);
     hg_he_tensor *part = NULL, *ans = NULL;
-    HG_TRY(hg_he_tensor_read(c->ctx, p->tensor.data, p->tensor.len, r->count - r->received,
-                             &part));
+    HG_TRY(hg_he_tensor_read(c->ctx, p->tensor.data, p->tensor.len, r->count - r->received, &part));
     hg_shape ps;
     hg_he_tensor_shape(part, &ps);
     size_t n = hg_he_tensor_count(part);
     if (ps.rank != 2 || ps.dims[0] != (int64_t)batch || n % r->group != 0)
-        s = hg_fail(HG_ERR_PROTOCOL, "activation request: a piece of %zu ciphertexts for groups "
-                    "of %zu", n, r->group);
+        s = hg_fail(HG_ERR_PROTOCOL,
+                    "activation request: a piece of %zu ciphertexts for groups "
+                    "of %zu",
+                    n, r->group);
     if (s == HG_OK) {
         hg_he_activation a = r->act;
         a.in_shape = ps;
@@ -503,8 +513,10 @@ static hg_status answer_piece(hg_net_client *c, request *r, const Hgnet__Activat
     r->next++;
     r->received += n;
     if ((r->next == r->n_pieces) != (r->received == r->count))
-        return hg_fail(HG_ERR_PROTOCOL, "activation request: %u pieces hold %zu ciphertexts, %zu "
-                       "expected", r->next, r->received, r->count);
+        return hg_fail(HG_ERR_PROTOCOL,
+                       "activation request: %u pieces hold %zu ciphertexts, %zu "
+                       "expected",
+                       r->next, r->received, r->count);
     if (r->received == r->count) {
         r->active = false;
         *finished = true;
@@ -527,8 +539,10 @@ static hg_status infer(hg_net_client *c, const hg_ndarray *const *inputs, size_t
         for (int d = 1; same && d < inputs[i]->rank; d++)
             same = inputs[i]->dims[d] == in->inputs[i].dims[d];
         if (!same)
-            return hg_fail(HG_ERR_INVALID_ARG, "input %zu does not have the model's shape (or the "
-                           "batch of input 0)", i);
+            return hg_fail(HG_ERR_INVALID_ARG,
+                           "input %zu does not have the model's shape (or the "
+                           "batch of input 0)",
+                           i);
     }
     hg_status s = HG_OK;
     for (size_t i = 0; s == HG_OK && i < n_inputs; i++) {
@@ -561,8 +575,8 @@ static hg_status infer(hg_net_client *c, const hg_ndarray *const *inputs, size_t
                 s = hg_fail(HG_ERR_PROTOCOL, "an output while request %llu is unanswered",
                             (unsigned long long)r.id);
             else if (o->output != next_out)
-                s = hg_fail(HG_ERR_PROTOCOL, "a piece of output %u, output %zu expected",
-                            o->output, next_out);
+                s = hg_fail(HG_ERR_PROTOCOL, "a piece of output %u, output %zu expected", o->output,
+                            next_out);
             else if (!out.t && out.next == 0) {
                 hg_shape shape;
                 if (!o->shape)
@@ -617,8 +631,8 @@ static hg_status infer(hg_net_client *c, const hg_ndarray *const *inputs, size_t
     return s;
 }
 
-hg_status hg_net_client_infer(hg_net_client *c, const hg_ndarray *const *inputs,
-                              size_t n_inputs, hg_ndarray **outputs, hg_net_stats *stats) {
+hg_status hg_net_client_infer(hg_net_client *c, const hg_ndarray *const *inputs, size_t n_inputs,
+                              hg_ndarray **outputs, hg_net_stats *stats) {
     if (c->failed)
         return hg_fail(HG_ERR_INVALID_ARG, "%s: the session has failed; connect again", __func__);
     hg_net_stats before;

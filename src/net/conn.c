@@ -45,8 +45,8 @@ static void *reader_main(void *arg) {
         uint8_t *body;
         uint64_t len;
         bool clean;
-        hg_status s = net_frame_read(c->fd, c->max_frame, c->timeout_ms, -1, &c->stop,
-                                     on_progress, c, &body, &len, &clean);
+        hg_status s = net_frame_read(c->fd, c->max_frame, c->timeout_ms, -1, &c->stop, on_progress,
+                                     c, &body, &len, &clean);
         Hgnet__Frame *f = NULL;
         if (s == HG_OK) {
             s = net_frame_decode(body, len, &f);
@@ -89,8 +89,8 @@ static void *reader_main(void *arg) {
     }
 }
 
-hg_status net_conn_init(net_conn *c, int fd, int timeout_ms, uint64_t max_frame,
-                        net_hook_fn hook, void *hook_user) {
+hg_status net_conn_init(net_conn *c, int fd, int timeout_ms, uint64_t max_frame, net_hook_fn hook,
+                        void *hook_user) {
     memset(c, 0, sizeof *c);
     c->fd = fd;
     c->timeout_ms = timeout_ms > 0 ? timeout_ms : HG_NET_DEFAULT_SERVER_TIMEOUT_MS;

@@ -51,7 +51,8 @@ static hg_status split_address(const char *address, char *host, size_t host_cap,
 static hg_status resolve(const char *address, bool passive, struct addrinfo **res) {
     char host[256], port[16];
     HG_TRY(split_address(address, host, sizeof host, port, sizeof port));
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0)};
     int rc = getaddrinfo(host, port, &hints, res);
     if (rc != 0)
@@ -255,8 +256,10 @@ hg_status net_frame_read(int fd, uint64_t max, int timeout_ms, int idle_ms,
         hg_status s = recv_some(fd, h + have, NET_HEADER_BYTES - have, &got,
                                 have ? timeout_ms : idle_ms, stop, "receiving a frame header");
         if (s == HG_ERR_TIMEOUT && have)
-            return hg_fail(HG_ERR_TIMEOUT, "the peer stalled in a frame header (%zu of %d bytes "
-                           "in %d ms)", have, NET_HEADER_BYTES, timeout_ms);
+            return hg_fail(HG_ERR_TIMEOUT,
+                           "the peer stalled in a frame header (%zu of %d bytes "
+                           "in %d ms)",
+                           have, NET_HEADER_BYTES, timeout_ms);
         HG_TRY(s);
         if (got == 0) {
             if (have == 0) {
@@ -283,11 +286,15 @@ hg_status net_frame_read(int fd, uint64_t max, int timeout_ms, int idle_ms,
         size_t got = 0, want = len - at > (1u << 20) ? (1u << 20) : (size_t)(len - at);
         hg_status s = recv_some(fd, body + at, want, &got, timeout_ms, stop, "receiving a frame");
         if (s == HG_ERR_TIMEOUT)
-            s = hg_fail(HG_ERR_TIMEOUT, "the peer stalled in a frame (%llu of %llu bytes, nothing "
-                        "for %d ms)", (unsigned long long)at, (unsigned long long)len, timeout_ms);
+            s = hg_fail(HG_ERR_TIMEOUT,
+                        "the peer stalled in a frame (%llu of %llu bytes, nothing "
+                        "for %d ms)",
+                        (unsigned long long)at, (unsigned long long)len, timeout_ms);
         else if (s == HG_OK && got == 0)
-            s = hg_fail(HG_ERR_PROTOCOL, "truncated frame: the connection closed after %llu of "
-                        "%llu bytes", (unsigned long long)at, (unsigned long long)len);
+            s = hg_fail(HG_ERR_PROTOCOL,
+                        "truncated frame: the connection closed after %llu of "
+                        "%llu bytes",
+                        (unsigned long long)at, (unsigned long long)len);
         if (s != HG_OK) {
             free(body);
             return s;

@@ -82,27 +82,26 @@ static hg_status write_file(const char *dir, const char *name, const void *buf, 
 }
 
 /* Serializes with a _size/_write pair and writes the file; secret buffers are wiped. */
-#define SAVE(kind, obj, name, mode, secret)                                                    \
-    do {                                                                                       \
-        size_t cap_ = hg_ckks_##kind##_size_bytes(obj), w_;                                    \
-        uint8_t *b_ = malloc(cap_);                                                            \
-        if (!b_)                                                                               \
-            return hg_fail(HG_ERR_NOMEM, "%s: out of memory", __func__);                       \
-        hg_status s_ = hg_ckks_##kind##_write(obj, b_, cap_, &w_);                             \
-        if (s_ == HG_OK)                                                                       \
-            s_ = write_file(dir, name, b_, w_, mode);                                          \
-        if (secret)                                                                            \
-            hg_wipe(b_, cap_);                                                                 \
-        free(b_);                                                                              \
-        HG_TRY(s_);                                                                            \
+#define SAVE(kind, obj, name, mode, secret)                                                        \
+    do {                                                                                           \
+        size_t cap_ = hg_ckks_##kind##_size_bytes(obj), w_;                                        \
+        uint8_t *b_ = malloc(cap_);                                                                \
+        if (!b_)                                                                                   \
+            return hg_fail(HG_ERR_NOMEM, "%s: out of memory", __func__);                           \
+        hg_status s_ = hg_ckks_##kind##_write(obj, b_, cap_, &w_);                                 \
+        if (s_ == HG_OK)                                                                           \
+            s_ = write_file(dir, name, b_, w_, mode);                                              \
+        if (secret)                                                                                \
+            hg_wipe(b_, cap_);                                                                     \
+        free(b_);                                                                                  \
+        HG_TRY(s_);                                                                                \
     } while (0)
 
 hg_status hg_net_keys_save(const hg_net_keys *k, const char *dir) {
     if (!k->ctx || !k->sk || !k->pk)
         return hg_fail(HG_ERR_INVALID_ARG, "%s: no context, secret or public key", __func__);
     if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-        return hg_fail(HG_ERR_IO, "cannot create the key directory '%s': %s", dir,
-                       strerror(errno));
+        return hg_fail(HG_ERR_IO, "cannot create the key directory '%s': %s", dir, strerror(errno));
     const hg_ckks_params *p = hg_ckks_ctx_params(k->ctx);
     {
         size_t cap = hg_ckks_params_size(p), w;
@@ -145,8 +144,10 @@ static hg_status read_file(const char *dir, const char *name, bool secret, uint8
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
         s = hg_fail(HG_ERR_IO, "'%s' is not a regular file", path);
     else if (secret && (st.st_mode & 077))
-        s = hg_fail(HG_ERR_IO, "the secret key '%s' is accessible by group or others (mode %03o): "
-                    "chmod 600 it", path, (unsigned)(st.st_mode & 0777));
+        s = hg_fail(HG_ERR_IO,
+                    "the secret key '%s' is accessible by group or others (mode %03o): "
+                    "chmod 600 it",
+                    path, (unsigned)(st.st_mode & 0777));
     else if ((uint64_t)st.st_size > MAX_KEY_FILE)
         s = hg_fail(HG_ERR_LIMIT, "'%s' is larger than 4 GiB", path);
     uint8_t *b = NULL;

@@ -71,12 +71,14 @@ hg_status net_assembly_add(net_assembly *a, const hg_ckks_ctx *ctx, const Hgnet_
         return hg_fail(HG_ERR_PROTOCOL, "%s: no piece", what);
     if (p->index != a->next || p->count == 0 || p->count > a->count ||
         (a->next > 0 && p->count != a->n_pieces) || p->offset != a->received)
-        return hg_fail(HG_ERR_PROTOCOL, "%s: piece %u of %u at ciphertext %llu, expected piece %u "
-                       "at %zu", what, p->index, p->count, (unsigned long long)p->offset, a->next,
+        return hg_fail(HG_ERR_PROTOCOL,
+                       "%s: piece %u of %u at ciphertext %llu, expected piece %u "
+                       "at %zu",
+                       what, p->index, p->count, (unsigned long long)p->offset, a->next,
                        a->received);
     hg_he_tensor *part = NULL;
-    hg_status s = hg_he_tensor_read(ctx, p->tensor.data, p->tensor.len, a->count - a->received,
-                                    &part);
+    hg_status s =
+        hg_he_tensor_read(ctx, p->tensor.data, p->tensor.len, a->count - a->received, &part);
     if (s != HG_OK) {
         char why[NET_MAX_MESSAGE];
         snprintf(why, sizeof why, "%s", hg_last_error());
@@ -86,9 +88,10 @@ hg_status net_assembly_add(net_assembly *a, const hg_ckks_ctx *ctx, const Hgnet_
     hg_he_tensor_shape(part, &ps);
     if (ps.rank != 2 || ps.dims[0] != a->shape.dims[0]) {
         hg_he_tensor_free(part);
-        return hg_fail(HG_ERR_PROTOCOL, "%s, piece %u: shape of rank %d with batch %lld, expected "
-                       "(%lld, n)", what, p->index, ps.rank, (long long)ps.dims[0],
-                       (long long)a->shape.dims[0]);
+        return hg_fail(HG_ERR_PROTOCOL,
+                       "%s, piece %u: shape of rank %d with batch %lld, expected "
+                       "(%lld, n)",
+                       what, p->index, ps.rank, (long long)ps.dims[0], (long long)a->shape.dims[0]);
     }
     if (!a->t)
         s = hg_he_tensor_new_empty(ctx, &a->shape, hg_he_tensor_level(part),
@@ -97,8 +100,10 @@ hg_status net_assembly_add(net_assembly *a, const hg_ckks_ctx *ctx, const Hgnet_
     if (s == HG_OK) {
         s = hg_he_tensor_paste(a->t, a->received, part);
         if (s != HG_OK)
-            s = hg_fail(HG_ERR_PROTOCOL, "%s, piece %u: its level, scale or packing differs from "
-                        "the first piece's", what, p->index);
+            s = hg_fail(HG_ERR_PROTOCOL,
+                        "%s, piece %u: its level, scale or packing differs from "
+                        "the first piece's",
+                        what, p->index);
     }
     size_t n = hg_he_tensor_count(part);
     hg_he_tensor_free(part);
@@ -152,15 +157,15 @@ hg_status net_tensor_piece(const hg_he_tensor *t, size_t from, size_t n, uint8_t
     return HG_OK;
 }
 
-hg_status net_tensor_pieces(const hg_he_tensor *t, size_t per, size_t k0, size_t m,
-                            uint8_t **bufs, size_t *lens) {
+hg_status net_tensor_pieces(const hg_he_tensor *t, size_t per, size_t k0, size_t m, uint8_t **bufs,
+                            size_t *lens) {
     const size_t count = hg_he_tensor_count(t);
     hg_status err = HG_OK;
     char why[NET_MAX_MESSAGE] = "";
     for (size_t i = 0; i < m; i++)
         bufs[i] = NULL;
-    /* Serialization is the sender's main cost after the computation itself: the pieces of a
-     * group are packed at once, one per thread. */
+        /* Serialization is the sender's main cost after the computation itself: the pieces of a
+         * group are packed at once, one per thread. */
 #pragma omp parallel for schedule(dynamic, 1) if (m > 1)
     for (size_t i = 0; i < m; i++) {
         size_t from = (k0 + i) * per, n = count - from < per ? count - from : per;

@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define NET_MAGIC "HGN"
+#define NET_MAGIC        "HGN"
 #define NET_HEADER_BYTES 12
 /* Frames queued by a reader thread before it stops reading (backpressure on the peer). */
 #define NET_QUEUE 4
@@ -97,8 +97,8 @@ typedef struct net_conn {
 } net_conn;
 
 /* Takes the socket (closed by net_conn_clear) and starts the reader thread. */
-hg_status net_conn_init(net_conn *c, int fd, int timeout_ms, uint64_t max_frame,
-                        net_hook_fn hook, void *hook_user) HG_WUR;
+hg_status net_conn_init(net_conn *c, int fd, int timeout_ms, uint64_t max_frame, net_hook_fn hook,
+                        void *hook_user) HG_WUR;
 /* Stops the reader, closes the socket, frees queued frames. */
 void net_conn_clear(net_conn *c);
 /* Pops the next frame, waiting while the peer makes progress: HG_ERR_TIMEOUT after
@@ -115,7 +115,8 @@ void net_conn_send_error(net_conn *c, hg_status s, const char *msg);
 /* Shuts the socket down so that both directions stop at once (a failed session). */
 void net_conn_abort(net_conn *c);
 
-/* ---- messages ---------------------------------------------------------------------------------- */
+/* ---- messages ----------------------------------------------------------------------------------
+ */
 
 /* An Error frame from the peer as a failure: the peer's code when it is a valid hg_status
  * (HG_ERR_PROTOCOL otherwise) and its message, made printable. */
@@ -162,8 +163,8 @@ hg_status net_tensor_piece(const hg_he_tensor *t, size_t from, size_t n, uint8_t
 
 /* Pieces k0 .. k0 + m - 1 of t (per ciphertexts each, the last one shorter), serialized in
  * parallel into new buffers bufs[0..m) (free each with free()); on failure none is left. */
-hg_status net_tensor_pieces(const hg_he_tensor *t, size_t per, size_t k0, size_t m,
-                            uint8_t **bufs, size_t *lens) HG_WUR;
+hg_status net_tensor_pieces(const hg_he_tensor *t, size_t per, size_t k0, size_t m, uint8_t **bufs,
+                            size_t *lens) HG_WUR;
 /* How many pieces to serialize at once: the threads, at most NET_PIECE_GROUP. */
 size_t net_piece_group(void);
 

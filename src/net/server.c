@@ -25,7 +25,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define MAX_IO 16 /* inputs or outputs of a served model */
+#define MAX_IO     16 /* inputs or outputs of a served model */
 #define MAX_GALOIS 64
 
 struct hg_net_server {
@@ -110,8 +110,8 @@ hg_status hg_net_server_new(const hg_he_model *m, const hg_net_server_opts *o,
         return hg_fail(HG_ERR_INVALID_ARG, "%s: no model or options", __func__);
     HG_TRY(hg_crypto_init());
     const hg_graph *g = m->g;
-    if (hg_graph_n_inputs(g) < 1 || hg_graph_n_inputs(g) > MAX_IO ||
-        hg_graph_n_outputs(g) < 1 || hg_graph_n_outputs(g) > MAX_IO)
+    if (hg_graph_n_inputs(g) < 1 || hg_graph_n_inputs(g) > MAX_IO || hg_graph_n_outputs(g) < 1 ||
+        hg_graph_n_outputs(g) > MAX_IO)
         return hg_fail(HG_ERR_UNSUPPORTED, "%s: a served model has 1 to %d inputs and outputs",
                        __func__, MAX_IO);
     hg_net_server *s = calloc(1, sizeof *s);
@@ -155,8 +155,10 @@ hg_status hg_net_server_new(const hg_he_model *m, const hg_net_server_opts *o,
                          __func__);
         for (int d = 1; st == HG_OK && d < sh->rank; d++)
             if (sh->dims[d] < 1)
-                st = hg_fail(HG_ERR_UNSUPPORTED, "%s: a shape with an unknown dimension "
-                             "(optimize the graph first)", __func__);
+                st = hg_fail(HG_ERR_UNSUPPORTED,
+                             "%s: a shape with an unknown dimension "
+                             "(optimize the graph first)",
+                             __func__);
     }
     s->need_relin = hg_he_model_needs_relin(m);
     s->n_elts = hg_he_model_galois_elts(m, s->elts, MAX_GALOIS);
@@ -199,7 +201,8 @@ void hg_net_server_stop(hg_net_server *s) {
     atomic_store(&s->stop, 1);
 }
 
-/* ---- one session ------------------------------------------------------------------------------ */
+/* ---- one session ------------------------------------------------------------------------------
+ */
 
 static hg_status send_hello(session *ss) {
     const hg_net_server *srv = ss->srv;
@@ -246,8 +249,10 @@ static hg_status session_hook(void *user, Hgnet__Frame *f, bool *consumed) {
     if (f->msg_case == HGNET__FRAME__MSG_ANSWER) {
         *consumed = true;
         if (!ss->req_active || ss->req_done)
-            s = hg_fail(HG_ERR_PROTOCOL, "an activation answer (id %llu) with no request "
-                        "outstanding", (unsigned long long)f->answer->id);
+            s = hg_fail(HG_ERR_PROTOCOL,
+                        "an activation answer (id %llu) with no request "
+                        "outstanding",
+                        (unsigned long long)f->answer->id);
         else if (f->answer->id != ss->req_id)
             s = hg_fail(HG_ERR_PROTOCOL, "an answer to request %llu, request %llu is outstanding",
                         (unsigned long long)f->answer->id, (unsigned long long)ss->req_id);
@@ -368,7 +373,7 @@ static hg_status read_keys(session *ss, const Hgnet__KeysAndInput *k) {
     if (srv->need_relin) {
         if (!k->has_relin_key)
             return hg_fail(HG_ERR_MISSING_KEY, "the client sent no relinearization key, which "
-                           "the model needs");
+                                               "the model needs");
         if ((s = hg_ckks_rlk_read(srv->ctx, k->relin_key.data, k->relin_key.len, &ss->rlk)) !=
             HG_OK)
             return key_fail(s);
@@ -376,7 +381,7 @@ static hg_status read_keys(session *ss, const Hgnet__KeysAndInput *k) {
     if (srv->n_elts > 0) {
         if (!k->has_galois_keys)
             return hg_fail(HG_ERR_MISSING_KEY, "the client sent no Galois keys, which the model "
-                           "needs");
+                                               "needs");
         if ((s = hg_ckks_gk_read(srv->ctx, k->galois_keys.data, k->galois_keys.len, &ss->gk)) !=
             HG_OK)
             return key_fail(s);
@@ -593,10 +598,11 @@ static void *session_main(void *arg) {
             else
                 slog(srv, HG_NET_LOG_INFO, ss->id, HG_OK,
                      "client %s done: %llu batches, %llu samples, %llu requests, %llu bytes "
-                     "sent, %llu received, server %.3f s", ss->peer,
-                     (unsigned long long)ss->st.batches, (unsigned long long)ss->st.samples,
-                     (unsigned long long)ss->st.requests, (unsigned long long)st.bytes_sent,
-                     (unsigned long long)st.bytes_received, ss->st.server_seconds);
+                     "sent, %llu received, server %.3f s",
+                     ss->peer, (unsigned long long)ss->st.batches,
+                     (unsigned long long)ss->st.samples, (unsigned long long)ss->st.requests,
+                     (unsigned long long)st.bytes_sent, (unsigned long long)st.bytes_received,
+                     ss->st.server_seconds);
             if (srv->o.on_session)
                 srv->o.on_session(srv->o.session_user, ss->id, s, &ss->st);
         } else

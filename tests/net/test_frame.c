@@ -57,8 +57,7 @@ static hg_status read_one(int fd, uint64_t max, int timeout_ms, Hgnet__Frame **o
     uint64_t len;
     bool clean;
     *out = NULL;
-    HG_TRY(net_frame_read(fd, max, timeout_ms, timeout_ms, NULL, NULL, NULL, &body, &len,
-                          &clean));
+    HG_TRY(net_frame_read(fd, max, timeout_ms, timeout_ms, NULL, NULL, NULL, &body, &len, &clean));
     hg_status s = net_frame_decode(body, len, out);
     free(body);
     return s;
@@ -135,8 +134,9 @@ static void test_bad_headers(void **state) {
     net_frame_header(h, 100);
     hg_assert_ok(net_frame_check(h, 100, &len));
     assert_int_equal(len, 100);
-    hg_assert_fails(net_frame_check(h, 99, &len), HG_ERR_LIMIT, "100 bytes announced, the limit "
-                                                                "is 99");
+    hg_assert_fails(net_frame_check(h, 99, &len), HG_ERR_LIMIT,
+                    "100 bytes announced, the limit "
+                    "is 99");
     /* The largest length there is: refused from the header, nothing allocated. */
     memset(h + 4, 0xff, 8);
     hg_assert_fails(net_frame_check(h, (uint64_t)1 << 30, &len), HG_ERR_LIMIT, "the limit is");
@@ -183,7 +183,8 @@ static void test_stalls(void **state) {
     pair(fd);
     hg_assert_ok(net_write_all(fd[0], h, sizeof h, 1000));
     hg_assert_ok(net_write_all(fd[0], "abc", 3, 1000));
-    hg_assert_fails(read_one(fd[1], 1 << 20, 100, &f), HG_ERR_TIMEOUT, "stalled in a frame (3 of 50");
+    hg_assert_fails(read_one(fd[1], 1 << 20, 100, &f), HG_ERR_TIMEOUT,
+                    "stalled in a frame (3 of 50");
     /* A peer that reads nothing: the writer gives up. */
     static uint8_t big[1 << 20];
     hg_status s = HG_OK;
@@ -232,8 +233,12 @@ static void test_connection(void **state) {
 
 static void test_assembly(void **state) {
     (void)state;
-    hg_ckks_params_lit lit = {.log_n = 10, .n_primes = 3, .bits = {40, 30, 40}, .n_special = 1,
-                              .scale = 0x1p30, .insecure = true};
+    hg_ckks_params_lit lit = {.log_n = 10,
+                              .n_primes = 3,
+                              .bits = {40, 30, 40},
+                              .n_special = 1,
+                              .scale = 0x1p30,
+                              .insecure = true};
     hg_net_keys k;
     hg_ckks_params *p;
     hg_assert_ok(hg_ckks_params_new(&lit, &p));

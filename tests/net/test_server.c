@@ -18,10 +18,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define BATCH 6
+#define BATCH   6
 #define CLASSES 4
 
-/* ---- fixtures ------------------------------------------------------------------------------------ */
+/* ---- fixtures
+ * ------------------------------------------------------------------------------------ */
 
 typedef struct fixture {
     hg_ckks_params *p, *p_other;
@@ -36,8 +37,12 @@ static fixture F;
 
 /* N = 1024 (insecure, for speed), five 30-bit primes between a 45-bit q0 and the special. */
 static hg_status make_params(int log_n, hg_ckks_params **out) {
-    hg_ckks_params_lit lit = {.log_n = log_n, .n_primes = 7, .bits = {45, 30, 30, 30, 30, 30, 50},
-                              .n_special = 1, .scale = 0x1p30, .insecure = true};
+    hg_ckks_params_lit lit = {.log_n = log_n,
+                              .n_primes = 7,
+                              .bits = {45, 30, 30, 30, 30, 30, 50},
+                              .n_special = 1,
+                              .scale = 0x1p30,
+                              .insecure = true};
     return hg_ckks_params_new(&lit, out);
 }
 
@@ -141,7 +146,8 @@ static int teardown(void **state) {
     return 0;
 }
 
-/* ---- a server in a thread, with its log captured -------------------------------------------------- */
+/* ---- a server in a thread, with its log captured
+ * -------------------------------------------------- */
 
 typedef struct log_entry {
     hg_net_log_level level;
@@ -231,7 +237,8 @@ static void expect_done(const server *sv, uint64_t session) {
     fail_msg("session %llu did not end normally", (unsigned long long)session);
 }
 
-/* ---- clients ---------------------------------------------------------------------------------------- */
+/* ---- clients
+ * ---------------------------------------------------------------------------------------- */
 
 static size_t argmax(const double *v, size_t n) {
     size_t b = 0;
@@ -282,7 +289,8 @@ static void good_client(const server *sv, const hg_net_keys *k, int batches, hg_
     hg_net_client_close(c);
 }
 
-/* ---- the same answers ----------------------------------------------------------------------------- */
+/* ---- the same answers
+ * ----------------------------------------------------------------------------- */
 
 static void run_mode(const hg_he_model *m, const char *mode, hg_ndarray **tcp_out) {
     /* In one process. */
@@ -300,10 +308,10 @@ static void run_mode(const hg_he_model *m, const char *mode, hg_ndarray **tcp_ou
         server_join(&sv);
         expect_done(&sv, 1);
         print_message("#   %s, pieces of %d: %llu bytes sent, %llu received, %llu requests "
-                      "(%llu masked), %llu frames sent\n", mode, big ? 4096 : 7,
-                      (unsigned long long)st.bytes_sent, (unsigned long long)st.bytes_received,
-                      (unsigned long long)st.requests, (unsigned long long)st.masked_requests,
-                      (unsigned long long)st.frames_sent);
+                      "(%llu masked), %llu frames sent\n",
+                      mode, big ? 4096 : 7, (unsigned long long)st.bytes_sent,
+                      (unsigned long long)st.bytes_received, (unsigned long long)st.requests,
+                      (unsigned long long)st.masked_requests, (unsigned long long)st.frames_sent);
         assert_true(st.requests >= 3);
         /* Over TCP and in one process agree closely: the same computation, other noise. */
         for (size_t i = 0; i < y->size; i++)
@@ -355,7 +363,8 @@ static void test_concurrent_clients(void **state) {
     expect_done(&sv, 2);
 }
 
-/* ---- what the client sees ------------------------------------------------------------------------ */
+/* ---- what the client sees
+ * ------------------------------------------------------------------------ */
 
 typedef struct seen {
     bool masked;
@@ -441,7 +450,8 @@ static void test_masked_values_hidden(void **state) {
     free(m.v);
 }
 
-/* ---- hostile and broken clients ------------------------------------------------------------------- */
+/* ---- hostile and broken clients
+ * ------------------------------------------------------------------- */
 
 /* A raw connection: receives Hello, then does what the test says. */
 static int raw_connect(const server *sv, Hgnet__Frame **hello) {
@@ -515,16 +525,16 @@ typedef enum hostile {
 
 static void run_hostile(hostile h, hg_status want, const char *needle) {
     server sv;
-    server_start(&sv, F.masked_model, 2, 400, 16);
+    server_start(&sv, F.masked_model, 2, 800, 16);
     if (h == H_OTHER_PARAMS_CLIENT) {
         hg_net_client_opts o;
         hg_net_client_opts_default(&o);
         o.allow_insecure = true;
         hg_net_client *c = NULL;
         hg_net_keys *k = &F.other;
-        hg_assert_fails(hg_net_client_connect(sv.address, k->ctx, k->sk, k->pk, k->rlk, k->gk, &o,
-                                              &c),
-                        HG_ERR_PARAMS, "are not those of the keys");
+        hg_assert_fails(
+            hg_net_client_connect(sv.address, k->ctx, k->sk, k->pk, k->rlk, k->gk, &o, &c),
+            HG_ERR_PARAMS, "are not those of the keys");
         assert_null(c);
     } else {
         int fd = raw_connect(&sv, NULL);
@@ -557,20 +567,20 @@ static void run_hostile(hostile h, hg_status want, const char *needle) {
             uint8_t *body;
             uint64_t len;
             bool clean;
-            hg_assert_ok(net_frame_read(fd, (uint64_t)1 << 30, 5000, 5000, NULL, NULL, NULL,
-                                        &body, &len, &clean));
+            hg_assert_ok(net_frame_read(fd, (uint64_t)1 << 30, 5000, 5000, NULL, NULL, NULL, &body,
+                                        &len, &clean));
             free(body);
             if (h == H_STALL_MID_REQUEST)
-                usleep(900 * 1000);
+                usleep(1600 * 1000);
             break;
         }
         case H_STALL_START:
-            usleep(900 * 1000);
+            usleep(1600 * 1000);
             break;
         case H_STALL_MID_FRAME:
             net_frame_header(h12, 100);
             hg_assert_ok(net_write_all(fd, h12, sizeof h12, 1000));
-            usleep(900 * 1000);
+            usleep(1600 * 1000);
             break;
         default:
             break;
@@ -605,16 +615,16 @@ static void test_dropped_connection(void **state) {
 
 static void test_stalled_client(void **state) {
     (void)state;
-    run_hostile(H_STALL_START, HG_ERR_TIMEOUT, "nothing for 400 ms");
-    run_hostile(H_STALL_MID_REQUEST, HG_ERR_TIMEOUT, "nothing for 400 ms");
+    run_hostile(H_STALL_START, HG_ERR_TIMEOUT, "nothing for 800 ms");
+    run_hostile(H_STALL_MID_REQUEST, HG_ERR_TIMEOUT, "nothing for 800 ms");
     run_hostile(H_STALL_MID_FRAME, HG_ERR_TIMEOUT, "stalled in a frame");
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_same_predictions),   cmocka_unit_test(test_concurrent_clients),
+        cmocka_unit_test(test_same_predictions),     cmocka_unit_test(test_concurrent_clients),
         cmocka_unit_test(test_masked_values_hidden), cmocka_unit_test(test_other_parameters),
-        cmocka_unit_test(test_bad_frames),         cmocka_unit_test(test_dropped_connection),
+        cmocka_unit_test(test_bad_frames),           cmocka_unit_test(test_dropped_connection),
         cmocka_unit_test(test_stalled_client),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
