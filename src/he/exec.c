@@ -418,7 +418,8 @@ static hg_status step_client(exec *x, const he_step *st) {
     }
     act.in_shape = m->slots[st->in[0]].shape;
     act.out_shape = m->slots[st->out].shape;
-    act.in_shape.dims[0] = act.out_shape.dims[0] = in->shape.dims[0];
+    /* The run's batch: the tensors of the plan carry the model's largest batch. */
+    act.in_shape.dims[0] = act.out_shape.dims[0] = x->batch;
     in->shape = act.in_shape;
     hg_he_tensor *out = NULL;
     double t0 = hg_now();
