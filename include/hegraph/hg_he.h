@@ -64,6 +64,10 @@ typedef struct hg_he_opts {
      * shuffle hide the pre-activation values and their order from the client; Sigmoid, Tanh,
      * Softmax and one-sided Clip go unmasked. Off: the paper's protocol. */
     bool masking;
+    /* Regions whose intermediate tensors (between two linear layers, through client
+     * activations) would take more than this many bytes run in tiles of channels that each
+     * stay below it (0: 2 GiB). */
+    size_t tile_bytes;
     /* Worker threads (0: all the machine's). */
     int threads;
 } hg_he_opts;

@@ -33,7 +33,7 @@ static void pick_kernel(void) {
 #define ROW_BLOCK 16
 
 hg_status he_engine_apply(const he_linear *lin, const hg_he_tensor *x, hg_he_tensor *y,
-                          bool skip_zero) {
+                          bool skip_zero, bool accumulate) {
     pthread_once(&kernel_once, pick_kernel);
     if (x->level != y->level || x->size != y->size || y->count != lin->n_rows ||
         x->count != lin->n_cols)
@@ -72,6 +72,7 @@ hg_status he_engine_apply(const he_linear *lin, const hg_he_tensor *x, hg_he_ten
             .bias = c == 0 && lin->bias ? lin->bias + i : NULL,
             .bias_i = c == 0 && lin->bias_i ? lin->bias_i + i : NULL,
             .skip_zero = skip_zero,
+            .accumulate = accumulate,
         };
         kernel(&b);
     }

@@ -25,6 +25,12 @@ static inline __m512i reduce_signed(__m512i a, __m512i q, __m512d q_inv) {
     return r;
 }
 
+/* (a + b) mod q for a, b < q. */
+static inline __m512i add_mod(__m512i a, __m512i b, __m512i q) {
+    __m512i s = _mm512_add_epi64(a, b);
+    return _mm512_mask_sub_epi64(s, _mm512_cmpge_epu64_mask(s, q), s, q);
+}
+
 static inline __m512i mul(__m512i w, __m512i x, int narrow) {
     return narrow ? _mm512_mul_epi32(w, x) : _mm512_mullo_epi64(w, x);
 }
@@ -75,6 +81,8 @@ static void rows_single(const he_block *b, size_t chunk, int narrow) {
                 __m512i o = reduce_signed(acc[v], q, q_inv);
                 if (b->bias)
                     o = add_bias(b, r, j + 8 * (size_t)v, o, q);
+                if (b->accumulate)
+                    o = add_mod(o, _mm512_load_si512(y + j + 8 * v), q);
                 _mm512_store_si512(y + j + 8 * v, o);
             }
         }
@@ -124,6 +132,8 @@ static void rows_dense(const he_block *b, size_t chunk, int narrow) {
                     __m512i o = reduce_signed(acc[a][v], q, q_inv);
                     if (b->bias)
                         o = add_bias(b, r + (size_t)a, j + 8 * (size_t)v, o, q);
+                    if (b->accumulate)
+                        o = add_mod(o, _mm512_load_si512(y + 8 * v), q);
                     _mm512_store_si512(y + 8 * v, o);
                 }
             }

@@ -64,6 +64,8 @@ static void HE_WIDE_NAME(const he_block *b) {
                                                         : hg_sub_mod(v, bi, m.q);
                     }
                 }
+                if (b->accumulate)
+                    v = hg_add_mod(v, y[j0 + j], m.q);
                 y[j0 + j] = v;
             }
         }
@@ -128,6 +130,10 @@ void HE_KERNEL_NAME(const he_block *b) {
                         add -= add >= (uint64_t)q ? (uint64_t)q : 0;
                     }
                     v += (int64_t)add;
+                    v -= v >= q ? q : 0;
+                }
+                if (b->accumulate) {
+                    v += (int64_t)y[j0 + j];
                     v -= v >= q ? q : 0;
                 }
                 y[j0 + j] = (uint64_t)v;

@@ -26,6 +26,7 @@ typedef struct exec {
     bool *owned; /* slot tensors the run allocated (inputs belong to the caller) */
     double client_seconds;
     size_t live, peak;
+    int64_t batch;
     he_draw *draws; /* per mask: this run's factors and order */
 } exec;
 
@@ -178,7 +179,7 @@ static hg_status step_linear_with(exec *x, const he_step *st, const he_linear *l
     hg_he_tensor *in = x->slot[st->in[0]], *out;
     HG_TRY(alloc_out(x, st->out, &st->after, &out));
     if (m->opts.linear_engine && in->level == st->after.level) {
-        HG_TRY(he_engine_apply(lin, in, out, m->opts.skip_zero_weights));
+        HG_TRY(he_engine_apply(lin, in, out, m->opts.skip_zero_weights, false));
         out->scale = st->after.scale;
         return HG_OK;
     }
@@ -441,6 +442,139 @@ static hg_status step_client(exec *x, const he_step *st) {
     return HG_OK;
 }
 
+/* A tensor for `count` ciphertexts at a state, from the pool, counted in the live bytes. */
+static hg_status tile_tensor(exec *x, size_t count, const he_state *st, hg_he_tensor **out) {
+    hg_shape shape = {.rank = 2, .dims = {x->batch, (int64_t)count}};
+    HG_TRY(hg_he_tensor_new_pooled(x->m->pool, x->ctx, &shape, st->level, st->size, st->scale,
+                                   x->m->opts.complex_packing, out));
+    x->live += (*out)->cap * sizeof(uint64_t);
+    if (x->live > x->peak)
+        x->peak = x->live;
+    return HG_OK;
+}
+
+static void tile_free(exec *x, hg_he_tensor **t) {
+    if (*t)
+        x->live -= (*t)->cap * sizeof(uint64_t);
+    hg_he_tensor_free(*t);
+    *t = NULL;
+}
+
+/* The run's map of a region step, sliced to tile t: rows [r0, r1) and columns [c0, c1). */
+static hg_status tile_map(exec *x, const he_step *st, size_t r0, size_t r1, size_t c0, size_t c1,
+                          bool bias, he_linear **out) {
+    he_linear *full, *l;
+    HG_TRY(run_map(x, st, &full)); /* encoded whole, then sliced and re-encoded */
+    hg_status s = he_linear_slice(full, r0, r1, c0, c1, bias, &l);
+    he_linear_free(full);
+    HG_TRY(s);
+    s = he_linear_encode(x->ctx, l, st->after.level, st->after.scale,
+                         x->m->opts.complex_packing);
+    if (s != HG_OK) {
+        he_linear_free(l);
+        return s;
+    }
+    *out = l;
+    return HG_OK;
+}
+
+/* Sends a request tensor through the client: drop, re-randomize, ask. */
+static hg_status tile_ask(exec *x, const he_step *client, hg_he_tensor *req, int drop,
+                          hg_he_tensor **ans) {
+    const hg_he_model *m = x->m;
+    if (drop >= 0 && drop < req->level) {
+        hg_status err = HG_OK;
+#pragma omp parallel for num_threads(x->threads) schedule(static)
+        for (size_t k = 0; k < req->count; k++) {
+            hg_ckks_ct v;
+            hg_he_ct_view(req, k, &v);
+            PAR_ERR(err, hg_ckks_drop_level(x->ev[omp_get_thread_num()], &v, drop, &v));
+        }
+        HG_TRY(err);
+        req->level = drop;
+    }
+    HG_TRY(rerandomize(x, req));
+    const he_mask *k = m->masks[client->mask];
+    hg_he_activation act = {.op = k->op, .masked = true, .alpha = k->alpha,
+                            .group = (uint32_t)k->group};
+    act.in_shape = req->shape;
+    act.out_shape = req->shape;
+    double t0 = hg_now();
+    hg_status s = x->ro->client(x->ro->client_user, &act, req, ans);
+    x->client_seconds += hg_now() - t0;
+    HG_TRY(s);
+    if (!*ans || (*ans)->count != req->count || (*ans)->level != client->after.level ||
+        (*ans)->ctx != x->ctx) {
+        hg_he_tensor_free(*ans);
+        *ans = NULL;
+        return hg_node_fail(HG_ERR_PROTOCOL, &m->g->nodes[client->node],
+                            "the client's answer does not have the expected shape and level");
+    }
+    x->live += (*ans)->cap * sizeof(uint64_t);
+    if (x->live > x->peak)
+        x->peak = x->live;
+    return hg_ckks_check_scale("client answer", (*ans)->scale, client->after.scale);
+}
+
+static hg_status step_tiled(exec *x, const he_step *st) {
+    const he_region *r = st->region;
+    const hg_he_model *m = x->m;
+    if (!x->ro || !x->ro->client)
+        return hg_node_fail(HG_ERR_INVALID_ARG, &m->g->nodes[st->node],
+                            "needs the client, and no client was given");
+    const he_step *a = &r->steps[0], *c1 = &r->steps[1], *d = &r->steps[r->n - 1];
+    const he_step *b = r->n == 5 ? &r->steps[2] : NULL, *c2 = r->n == 5 ? &r->steps[3] : NULL;
+    const he_draw *d1 = &x->draws[a->mask_out], *d2 = b ? &x->draws[b->mask_out] : NULL;
+    const he_draw *dl = b ? d2 : d1; /* the answers the last layer reads */
+    hg_he_tensor *in = x->slot[st->in[0]], *y;
+    HG_TRY(alloc_out(x, st->out, &st->after, &y));
+    hg_status s = HG_OK;
+    for (size_t t = 0; t < r->n_tiles && s == HG_OK; t++) {
+        hg_he_tensor *r1 = NULL, *a1 = NULL, *r2 = NULL, *a2 = NULL;
+        he_linear *l = NULL;
+        const size_t q0 = d1->req_start[t], q1 = d1->req_start[t + 1];
+        s = tile_map(x, a, q0, q1, 0, in->count, true, &l);
+        if (s == HG_OK)
+            s = tile_tensor(x, q1 - q0, &a->after, &r1);
+        if (s == HG_OK)
+            s = he_engine_apply(l, in, r1, false, false);
+        he_linear_free(l);
+        l = NULL;
+        if (s == HG_OK)
+            s = tile_ask(x, c1, r1, r->drop[0], &a1);
+        tile_free(x, &r1);
+        hg_he_tensor *last = a1;
+        if (b && s == HG_OK) {
+            const size_t p0 = d2->req_start[t], p1 = d2->req_start[t + 1];
+            s = tile_map(x, b, p0, p1, d1->ans_start[t], d1->ans_start[t + 1], true, &l);
+            if (s == HG_OK)
+                s = tile_tensor(x, p1 - p0, &b->after, &r2);
+            if (s == HG_OK)
+                s = he_engine_apply(l, a1, r2, false, false);
+            he_linear_free(l);
+            l = NULL;
+            tile_free(x, &a1);
+            if (s == HG_OK)
+                s = tile_ask(x, c2, r2, r->drop[1], &a2);
+            tile_free(x, &r2);
+            last = a2;
+        }
+        /* this tile's share of the last layer, its bias once */
+        if (s == HG_OK)
+            s = tile_map(x, d, 0, y->count, dl->ans_start[t], dl->ans_start[t + 1], t == 0, &l);
+        if (s == HG_OK)
+            s = he_engine_apply(l, last, y, false, t > 0);
+        he_linear_free(l);
+        tile_free(x, &a1);
+        tile_free(x, &a2);
+        if (x->ro->progress)
+            x->ro->progress(x->ro->progress_user, m->g->nodes[st->node].name, t + 1,
+                            r->n_tiles);
+    }
+    y->scale = st->after.scale;
+    return s;
+}
+
 static hg_status check_state(const exec *x, const he_step *st) {
     int slot = st->kind == HE_STEP_RESCALE || st->kind == HE_STEP_RELIN ||
                        st->kind == HE_STEP_DROP
@@ -540,6 +674,7 @@ hg_status hg_he_run(const hg_he_model *m, const hg_ckks_rlk *rlk, const hg_ckks_
         for (size_t i = 0; i < m->n_masks && s == HG_OK; i++)
             s = he_mask_draw(m->masks[i], &x.draws[i]);
     }
+    x.batch = inputs[0]->shape.dims[0];
     for (size_t i = 0; i < n_inputs && s == HG_OK; i++) {
         x.slot[m->input_slot[i]] = inputs[i];
         x.live += inputs[i]->cap * sizeof(uint64_t);
@@ -559,6 +694,7 @@ hg_status hg_he_run(const hg_he_model *m, const hg_ckks_rlk *rlk, const hg_ckks_
         case HE_STEP_RELIN:
         case HE_STEP_DROP: s = step_in_place(&x, st); break;
         case HE_STEP_CLIENT: s = step_client(&x, st); break;
+        case HE_STEP_TILED: s = step_tiled(&x, st); break;
         case HE_STEP_FREE:
             if (x.owned[st->in[0]]) {
                 x.live -= x.slot[st->in[0]]->cap * sizeof(uint64_t);

@@ -95,7 +95,7 @@ hg_status he_linear_build(const hg_graph *g, size_t node, int x_pos, bool skip_z
  * data is overwritten. The engine: rows in blocks, lanes in cache-sized blocks, products
  * accumulated in 64-bit integers and reduced once per chunk, OpenMP across blocks. */
 hg_status he_engine_apply(const he_linear *lin, const hg_he_tensor *x, hg_he_tensor *y,
-                          bool skip_zero) HG_WUR;
+                          bool skip_zero, bool accumulate) HG_WUR;
 
 /* The kernel the engine runs on one block, per vector instruction set: for rows
  * [r0, r1), lanes [l0, l1) of limb slab `slab` (component c, limb i, prime q):
@@ -115,6 +115,7 @@ typedef struct he_block {
     const uint64_t *bias;   /* residues of this limb: bias[row * n_limbs], or NULL */
     const uint64_t *bias_i; /* the imaginary copy (complex packing), or NULL */
     bool skip_zero;
+    bool accumulate; /* y += result, instead of y = result */
 } he_block;
 
 #define HE_BLOCK_LANES 64
@@ -143,6 +144,9 @@ typedef struct he_mask {
     size_t group;    /* MaxPool: entries per window */
     uint32_t *src;
     uint8_t *copy;
+    /* Set when the activation runs in tiles of channels (he_tile): tile of channel c is
+     * c * n_tiles / channels; values per channel before and after the activation. */
+    size_t n_tiles, channels, in_per_channel, out_per_channel;
 } he_mask;
 
 /* A run's secrets for one masked activation: the factors and the request's order. */
@@ -150,6 +154,10 @@ typedef struct he_draw {
     double *factor;
     uint32_t *order;
     size_t n_factor, n_order;
+    /* tile t's entries are request positions [req_start[t], req_start[t + 1]) and answers
+     * [ans_start[t], ans_start[t + 1]) */
+    size_t n_tiles;
+    size_t *req_start, *ans_start;
 } he_draw;
 
 hg_status he_mask_build(const hg_graph *g, size_t node, const hg_shape *in_shape,
@@ -163,6 +171,10 @@ hg_status he_mask_request_map(const he_mask *k, const he_draw *d, const he_linea
 /* The result U a, composed with the linear layer `base` that reads it when not NULL. */
 hg_status he_mask_result_map(const he_mask *k, const he_draw *d, const he_linear *base,
                              he_linear **out) HG_WUR;
+/* Rows [r0, r1) and columns [c0, c1) (renumbered from 0) of a map's real weights, with its bias
+ * when `bias`. */
+hg_status he_linear_slice(const he_linear *l, size_t r0, size_t r1, size_t c0, size_t c1,
+                          bool bias, he_linear **out) HG_WUR;
 /* Fills a linear map's integer weights and bias residues for its output level and scale
  * (wscale set). */
 hg_status he_linear_encode(const hg_ckks_ctx *ctx, he_linear *lin, int level, double out_scale,
@@ -182,7 +194,10 @@ typedef enum he_step_kind {
     HE_STEP_CLIENT,  /* out = client activation of in[0] */
     HE_STEP_FREE,    /* in[0] is no longer needed */
     HE_STEP_NOP,     /* a step the planner folded into another */
+    HE_STEP_TILED,   /* a region of steps run tile by tile (he_region) */
 } he_step_kind;
+
+struct he_region;
 
 
 
@@ -215,7 +230,25 @@ typedef struct he_step {
      * (mask_out: M folded in); a client step answers the request of `mask`. */
     int mask_in, mask_out, mask;
     bool lin_base; /* lin is the layer the masks compose with (else M or U stand alone) */
+    struct he_region *region; /* HE_STEP_TILED */
 } he_step;
+
+/* A region run in tiles of channels, so that its large intermediate tensors never exist whole:
+ *   a: linear, writes a masked request           (X -> S1, rows of tile t)
+ *   c1: client                                    (S1 -> A1)
+ *   b: linear, unmasks A1 and masks a request     (A1 -> S2, channel-local; absent in the
+ *      short form)
+ *   c2: client                                    (S2 -> A2)
+ *   d: linear, unmasks and accumulates            (A2 -> Y, the sum over tiles)
+ * steps[] holds a, c1, b, c2, d (or a, c1, d) as planned; drop[k] the level each request is
+ * dropped to before its client. */
+typedef struct he_region {
+    he_step steps[5];
+    int n; /* 5, or 3 in the short form */
+    int drop[2];
+    size_t n_tiles;
+    size_t tile_bytes; /* the largest tile's intermediate tensors */
+} he_region;
 
 /* A slot: one cipher tensor over its lifetime. */
 typedef struct he_slot {

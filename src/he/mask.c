@@ -157,19 +157,44 @@ static void shuffle(hg_prng *r, uint32_t *v, size_t n) {
 void he_draw_free(he_draw *d) {
     if (!d)
         return;
-    hg_free_secret(d->factor, d->n_factor * sizeof(double));
-    hg_free_secret(d->order, d->n_order * sizeof(uint32_t));
+    hg_free_secret(d->factor, (d->n_factor ? d->n_factor : 1) * sizeof(double));
+    hg_free_secret(d->order, (d->n_order ? d->n_order : 1) * sizeof(uint32_t));
+    hg_free(d->req_start);
+    hg_free(d->ans_start);
     memset(d, 0, sizeof *d);
+}
+
+/* Tile of a channel when the activation runs in tiles (channel ranges), 0 otherwise. */
+static size_t channel_tile(const he_mask *k, size_t channel) {
+    return k->n_tiles > 1 ? channel * k->n_tiles / k->channels : 0;
+}
+
+/* Tile of request entry j: that of the channel of its value (of its window, for MaxPool). */
+static size_t entry_tile(const he_mask *k, size_t j) {
+    if (k->n_tiles <= 1)
+        return 0;
+    if (k->kind == HE_MASK_POOL)
+        return channel_tile(k, (j / k->group) / k->out_per_channel);
+    return channel_tile(k, k->src[j] / k->in_per_channel);
 }
 
 hg_status he_mask_draw(const he_mask *k, he_draw *d) {
     memset(d, 0, sizeof *d);
     /* one factor per entry (per window for MaxPool); the order of the request's entries */
+    const size_t tiles = k->n_tiles > 1 ? k->n_tiles : 1;
     d->n_factor = k->kind == HE_MASK_POOL ? k->n_out : k->n_req;
     d->n_order = k->n_req;
-    d->factor = hg_alloc_array(d->n_factor, sizeof(double));
-    d->order = hg_alloc_array(d->n_order, sizeof(uint32_t));
-    if (!d->factor || !d->order) {
+    d->n_tiles = tiles;
+    d->factor = hg_alloc_array(d->n_factor ? d->n_factor : 1, sizeof(double));
+    d->order = hg_alloc_array(d->n_order ? d->n_order : 1, sizeof(uint32_t));
+    d->req_start = hg_alloc_array(tiles + 1, sizeof(size_t));
+    d->ans_start = hg_alloc_array(tiles + 1, sizeof(size_t));
+    /* units: the entries (the windows, for MaxPool), grouped by tile */
+    const size_t units = k->kind == HE_MASK_POOL ? k->n_out : k->n_req;
+    const size_t per = k->kind == HE_MASK_POOL ? k->group : 1;
+    uint32_t *unit = hg_alloc_array(units ? units : 1, sizeof *unit);
+    if (!d->factor || !d->order || !d->req_start || !d->ans_start || !unit) {
+        hg_free(unit);
         he_draw_free(d);
         return HG_ERR_NOMEM;
     }
@@ -179,29 +204,38 @@ hg_status he_mask_draw(const he_mask *k, he_draw *d) {
         double u = (double)(hg_prng_u64(&r) >> 11) * 0x1p-53; /* [0, 1) */
         d->factor[i] = exp2((2 * u - 1) * FACTOR_LOG2_RANGE);
     }
-    if (k->kind == HE_MASK_POOL) {
-        /* windows shuffled as wholes, and the entries inside each window */
-        uint32_t *win = hg_alloc_array(k->n_out ? k->n_out : 1, sizeof *win);
-        if (!win) {
-            hg_prng_clear(&r);
-            he_draw_free(d);
-            return HG_ERR_NOMEM;
-        }
-        for (size_t o = 0; o < k->n_out; o++)
-            win[o] = (uint32_t)o;
-        shuffle(&r, win, k->n_out);
-        for (size_t a = 0; a < k->n_out; a++) {
-            uint32_t *g = d->order + a * k->group;
-            for (size_t e = 0; e < k->group; e++)
-                g[e] = (uint32_t)(win[a] * k->group + e);
-            shuffle(&r, g, k->group);
-        }
-        hg_free_secret(win, k->n_out * sizeof *win);
-    } else {
-        for (size_t p = 0; p < k->n_req; p++)
-            d->order[p] = (uint32_t)p;
-        shuffle(&r, d->order, k->n_req);
+    /* Counting sort of the units by tile, then a shuffle inside each tile: a tile's entries are
+     * contiguous in the request, in an order the client cannot relate to their positions. */
+    size_t *count = hg_alloc_array(tiles + 1, sizeof *count);
+    if (!count) {
+        hg_free(unit);
+        hg_prng_clear(&r);
+        he_draw_free(d);
+        return HG_ERR_NOMEM;
     }
+    for (size_t u = 0; u < units; u++)
+        count[entry_tile(k, u * per) + 1]++;
+    for (size_t t = 0; t < tiles; t++)
+        count[t + 1] += count[t];
+    for (size_t t = 0; t <= tiles; t++) {
+        d->req_start[t] = count[t] * per;
+        d->ans_start[t] = k->kind == HE_MASK_POOL ? count[t] : count[t] * per;
+    }
+    for (size_t u = 0; u < units; u++)
+        unit[count[entry_tile(k, u * per)]++] = (uint32_t)u;
+    for (size_t t = 0; t < tiles; t++) {
+        size_t from = d->req_start[t] / per, n = d->req_start[t + 1] / per - from;
+        shuffle(&r, unit + from, n);
+    }
+    for (size_t a = 0; a < units; a++) {
+        uint32_t *g = d->order + a * per;
+        for (size_t e = 0; e < per; e++)
+            g[e] = (uint32_t)(unit[a] * per + e);
+        if (per > 1)
+            shuffle(&r, g, per); /* the entries inside a window */
+    }
+    hg_free_secret(unit, (units ? units : 1) * sizeof *unit);
+    hg_free(count);
     hg_prng_clear(&r);
     return HG_OK;
 }
@@ -367,5 +401,32 @@ hg_status he_mask_result_map(const he_mask *k, const he_draw *d, const he_linear
         return s;
     }
     *out = l;
+    return HG_OK;
+}
+
+hg_status he_linear_slice(const he_linear *l, size_t r0, size_t r1, size_t c0, size_t c1,
+                          bool bias, he_linear **out) {
+    *out = NULL;
+    size_t nnz = 0;
+    for (size_t r = r0; r < r1; r++)
+        for (uint32_t e = l->row_ptr[r]; e < l->row_ptr[r + 1]; e++)
+            nnz += l->col[e] >= c0 && l->col[e] < c1;
+    he_linear *s = lin_alloc(r1 - r0, c1 - c0, nnz, bias && l->b);
+    if (!s)
+        return hg_fail(HG_ERR_NOMEM, "out of memory slicing a linear layer");
+    size_t at = 0;
+    for (size_t r = r0; r < r1; r++) {
+        for (uint32_t e = l->row_ptr[r]; e < l->row_ptr[r + 1]; e++)
+            if (l->col[e] >= c0 && l->col[e] < c1) {
+                s->col[at] = (uint32_t)(l->col[e] - c0);
+                s->a[at++] = l->a[e];
+            }
+        s->row_ptr[r - r0 + 1] = (uint32_t)at;
+        if (s->b)
+            s->b[r - r0] = l->b[r];
+    }
+    s->scaled = l->scaled;
+    s->wscale = l->wscale;
+    *out = s;
     return HG_OK;
 }

@@ -351,6 +351,7 @@ static int encrypted_inputs(const planner *p, const hg_node *n, int *pos) {
 }
 
 static bool read_elsewhere(const planner *p, int slot, size_t except);
+hg_status he_plan_tiles(hg_he_model *m);
 
 static hg_status plan_linear(planner *p, size_t ni, int x_pos) {
     const hg_node *n = &p->g->nodes[ni];
@@ -837,14 +838,16 @@ static hg_status plan_lifetimes(planner *p) {
         steps[k++] = *st;
         bool allocates = st->kind == HE_STEP_LINEAR || st->kind == HE_STEP_ADD ||
                          st->kind == HE_STEP_MUL || st->kind == HE_STEP_GATHER ||
-                         st->kind == HE_STEP_CLIENT;
+                         st->kind == HE_STEP_CLIENT || st->kind == HE_STEP_TILED;
         if (allocates) {
             const he_state *a = &st->after;
-            bytes[st->out] = m->slots[st->out].count * (size_t)a->size *
-                             (size_t)(a->level + 1) * n * sizeof(uint64_t);
+            bytes[st->out] = m->slots[st->out].count * he_stride(m->ctx, a->level, a->size) *
+                             sizeof(uint64_t);
             live += bytes[st->out];
-            if (live > peak)
-                peak = live;
+            /* a tiled region also holds one tile's intermediate tensors while it runs */
+            size_t during = live + (st->kind == HE_STEP_TILED ? st->region->tile_bytes : 0);
+            if (during > peak)
+                peak = during;
         }
         for (int s = 0; s < (int)m->n_slots; s++)
             if (last[s] == i && !keep[s] && bytes[s]) {
@@ -861,8 +864,10 @@ static hg_status plan_lifetimes(planner *p) {
     /* Encoded weights and the per-thread evaluators' scratch. */
     size_t weights = 0;
     for (size_t i = 0; i < m->n_steps; i++)
-        if (m->steps[i].lin) {
-            const he_linear *l = m->steps[i].lin;
+        for (int r = -1; r < (m->steps[i].region ? m->steps[i].region->n : 0); r++) {
+            const he_linear *l = r < 0 ? m->steps[i].lin : m->steps[i].region->steps[r].lin;
+            if (!l)
+                continue;
             size_t nnz = l->row_ptr[l->n_rows];
             weights += nnz * (sizeof(int64_t) + sizeof(uint32_t) + sizeof(double));
             if (l->bias)
@@ -938,6 +943,8 @@ hg_status hg_he_model_new(const hg_graph *g, const hg_ckks_ctx *ctx, const hg_he
                         g->values[g->outputs[i]].name);
     }
     if (s == HG_OK)
+        s = he_plan_tiles(m);
+    if (s == HG_OK)
         s = plan_lifetimes(&p);
     if (s == HG_OK)
         s = he_pool_new(&m->pool);
@@ -974,6 +981,11 @@ void hg_he_model_free(hg_he_model *m) {
     if (!m)
         return;
     for (size_t i = 0; i < m->n_steps; i++) {
+        if (m->steps[i].region) {
+            for (int k = 0; k < m->steps[i].region->n; k++)
+                he_linear_free(m->steps[i].region->steps[k].lin);
+            free(m->steps[i].region);
+        }
         he_linear_free(m->steps[i].lin);
         if (m->steps[i].gat) {
             hg_free(m->steps[i].gat->src);
@@ -1028,7 +1040,8 @@ hg_status hg_he_model_reserve(hg_he_model *m) {
     for (size_t i = 0; i < m->n_steps && s == HG_OK; i++) {
         const he_step *st = &m->steps[i];
         bool allocates = st->kind == HE_STEP_LINEAR || st->kind == HE_STEP_ADD ||
-                         st->kind == HE_STEP_MUL || st->kind == HE_STEP_GATHER;
+                         st->kind == HE_STEP_MUL || st->kind == HE_STEP_GATHER ||
+                         st->kind == HE_STEP_TILED;
         if (allocates) {
             size_t words = m->slots[st->out].count * he_stride(m->ctx, st->after.level,
                                                                  st->after.size);
