@@ -48,7 +48,8 @@ through hegraph's plain float64 backend on the converted ONNX; logits and softma
 probabilities must agree within TOL. With --ref-dir, the first --batch images and the Node
 outputs are written there (input_0.pb, output_0.pb: logits, probabilities_0.pb), for
 tests/e2e/test_mobilenetv2_plain.c. Next to the model, a JSON file records the source package,
-the figures of the check with the Node probabilities of every checked photo, the SHA-256 of
+the figures of the check with the Node probabilities of every checked photo, the largest
+magnitude of each layer's output on those photos (computed by TensorFlow.js), the SHA-256 of
 the model and the reproducing command.
 """
 import argparse
@@ -352,11 +353,46 @@ def node_reference(prefix, x, tmp):
     path = os.path.join(tmp, "images.f32")
     nhwc.tofile(path)
     out = os.path.join(tmp, "node.json")
-    subprocess.run(["node", os.path.join(ROOT, "scripts", "nsfwjs_reference.cjs"), prefix, path,
-                    str(x.shape[0]), str(x.shape[2]), out], check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    r = subprocess.run(["node", os.path.join(ROOT, "scripts", "nsfwjs_reference.cjs"), prefix,
+                        path, str(x.shape[0]), str(x.shape[2]), out],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if r.returncode != 0:
+        sys.exit(f"convert_nsfwjs: the Node reference failed:\n{r.stderr}")
     with open(out) as f:
         return json.load(f)
+
+
+def magnitudes(topology, max_abs):
+    """Largest |value| per layer over the checked photos (from Node), grouped as in
+    scripts/export_mobilenetv2.py: ReLU6 inputs (the batch norms before a ReLU6), projections
+    (the other batch norms), residual adds, the dense layers before their activation (the
+    last one: the logits)."""
+    layers = topology["model_config"]["config"]["layers"]
+    consumer = {}
+    for l in layers:
+        for n in (l["inbound_nodes"][0] if l["inbound_nodes"] else []):
+            consumer.setdefault(n[0], []).append(l)
+    per_layer, relu6 = {}, []
+    for l in layers:
+        name, kind = l["name"], l["class_name"]
+        if name not in max_abs or kind not in ("BatchNormalization", "Add", "Dense"):
+            continue
+        v = round(max_abs[name], 3)
+        if kind == "BatchNormalization":
+            nxt = consumer.get(name, [])
+            is_relu6 = any(c["class_name"] == "ReLU" and c["config"].get("max_value") == 6
+                           for c in nxt)
+            label = "relu6_input" if is_relu6 else "projection"
+            if is_relu6:
+                relu6.append(v)
+        elif kind == "Add":
+            label = "residual add"
+        else:
+            label = "logits" if not consumer.get(name) else "relu_input"
+        per_layer[f"{name} ({label})"] = v
+    return {"max_abs_relu6_input": max(relu6), "max_abs_value": max(per_layer.values()),
+            "max_abs_logit": max(v for k, v in per_layer.items() if k.endswith("(logits)")),
+            "per_layer": per_layer}
 
 
 def find_hegraph(path):
@@ -426,6 +462,7 @@ def main():
     err_node = float(np.abs(softmax(logits) - probs).max())
     top1 = bool((z.argmax(1) == probs.argmax(1)).all())
     classes = ref["classes"]
+    mags = magnitudes(model_json["modelTopology"], ref["max_abs"])
     log(f"check on {n_check} photos: hegraph vs TensorFlow.js max |logit error| "
         f"{err_logits:.2e}, max |probability error| {err_probs:.2e}, top-1 same: {top1} "
         f"(tfjs {ref['tfjs']}, {ref['backend']} backend, {ref['milliseconds_per_image']} ms "
@@ -469,6 +506,7 @@ def main():
             "tfjs": ref["tfjs"],
             "node_probabilities": [[round(v, 5) for v in p] for p in probs],
         },
+        "magnitudes": mags,
         "sha256": sha256(args.out),
         "command": " ".join(command),
     }

@@ -9,7 +9,9 @@
 // (nsfwjs.load("MobileNetV2")). OUT.json receives, per image, the 5 class probabilities of the
 // model (its last layer is a dense layer with a softmax) and the logits (that dense layer
 // without the softmax: the output of the layer before it times the layer's kernel plus its
-// bias, computed with TensorFlow.js too), with the class names.
+// bias, computed with TensorFlow.js too), with the class names, and the largest |value| of
+// each batch norm, add and dense layer's output over the batch (for a dense layer: before its
+// activation).
 "use strict";
 const fs = require("fs");
 const path = require("path");
@@ -43,23 +45,53 @@ async function main() {
   }
   const features = tf.model({ inputs: model.inputs, outputs: before.output });
   const [kernel, bias] = last.getWeights();
+  // The batch norms', adds' and dense layers' outputs, for the magnitudes; a dense layer's is
+  // taken before its activation (its input times its kernel plus its bias), as a ReLU's input
+  // in hegraph's graph.
+  const watched = model.layers.filter(
+      (l) => ["BatchNormalization", "Add", "Dense"].includes(l.getClassName()));
+  const tensors = watched.map((l) => (l.getClassName() === "Dense" ? l.input : l.output));
+  const unique = [...new Set(tensors)];
+  const everything = tf.model({ inputs: model.inputs, outputs: unique });
+  const maxAbs = {};
 
   const out = { model: "nsfwjs MobileNetV2", tfjs: tf.version.tfjs, backend: tf.getBackend(),
                 classes: Object.keys(classes).sort((a, b) => a - b).map((k) => classes[k]),
                 probabilities: [], logits: [], milliseconds_per_image: 0 };
-  const t0 = Date.now();
+  let ms = 0;
   for (let i = 0; i < n; i++) {
     const one = data.subarray(i * size * size * 3, (i + 1) * size * size * 3);
+    const t0 = Date.now();
     const [p, l] = tf.tidy(() => {
       const x = tf.tensor4d(one, [1, size, size, 3]);
       return [model.predict(x), features.predict(x).matMul(kernel).add(bias)];
     });
     out.probabilities.push(Array.from(await p.data()));
     out.logits.push(Array.from(await l.data()));
+    ms += Date.now() - t0;
     p.dispose();
     l.dispose();
+    const peaks = tf.tidy(() => {
+      const x = tf.tensor4d(one, [1, size, size, 3]);
+      let outs = everything.predict(x);
+      if (!Array.isArray(outs)) outs = [outs];
+      return watched.map((layer, j) => {
+        let t = outs[unique.indexOf(tensors[j])];
+        if (layer.getClassName() === "Dense") {
+          const [k, b] = layer.getWeights();
+          t = t.matMul(k).add(b);
+        }
+        return t.abs().max();
+      });
+    });
+    for (let j = 0; j < watched.length; j++) {
+      const v = (await peaks[j].data())[0];
+      peaks[j].dispose();
+      maxAbs[watched[j].name] = Math.max(maxAbs[watched[j].name] || 0, v);
+    }
   }
-  out.milliseconds_per_image = Math.round((Date.now() - t0) / n);
+  out.max_abs = maxAbs;
+  out.milliseconds_per_image = Math.round(ms / n);
   fs.writeFileSync(outPath, JSON.stringify(out));
 }
 
