@@ -12,7 +12,7 @@
 #include <stdlib.h>
 
 #define MODEL_BATCH 4
-#define RUN_BATCH 2
+#define RUN_BATCH   2
 
 static hg_ckks_params *P;
 static hg_ckks_ctx *C;
@@ -21,8 +21,12 @@ static hg_he_client *CL;
 
 static int setup(void **state) {
     (void)state;
-    hg_ckks_params_lit lit = {.log_n = 10, .n_primes = 5, .bits = {45, 30, 30, 30, 50},
-                              .n_special = 1, .scale = 0x1p30, .insecure = true};
+    hg_ckks_params_lit lit = {.log_n = 10,
+                              .n_primes = 5,
+                              .bits = {45, 30, 30, 30, 50},
+                              .n_special = 1,
+                              .scale = 0x1p30,
+                              .insecure = true};
     if (hg_ckks_params_new(&lit, &P) || hg_ckks_ctx_new(P, &C) || hg_ckks_sk_new(C, &SK) ||
         hg_he_client_new(C, SK, false, 1, &CL))
         return -1;
