@@ -23,6 +23,12 @@ extern "C" {
 
 /* Largest model or tensor file accepted (1 GiB). */
 #define HG_ONNX_MAX_FILE_BYTES ((size_t)1 << 30)
+/* Most tensors (initializers, graph inputs and node outputs, together) and most node inputs
+ * (references to tensors, over all nodes) a model may have; HG_ERR_LIMIT above. Far beyond the
+ * networks CKKS inference is for (MobileNetV2 has about 400 tensors), and low enough that a
+ * hostile model cannot make the loader and the graph passes use much memory or time. */
+#define HG_ONNX_MAX_TENSORS    8192
+#define HG_ONNX_MAX_REFS       32768
 #define HG_ONNX_MIN_OPSET      9
 #define HG_ONNX_MAX_OPSET      17
 

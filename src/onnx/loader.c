@@ -18,7 +18,36 @@ typedef struct load_ctx {
     int64_t opset;
     const char *op_type; /* of the node being read */
     const char *node;    /* its name, for messages */
+    /* Tensor names to value indices (open addressing, -1 for empty): a model refers to tensors
+     * by name, and a linear search per reference would make loading quadratic. Values are
+     * indexed lazily, up to `indexed`, at each lookup. */
+    int64_t *slots;
+    size_t mask, indexed;
 } load_ctx;
+
+static uint64_t name_hash(const char *s) {
+    uint64_t h = 0xcbf29ce484222325u; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 0x100000001b3u;
+    return h;
+}
+
+/* Index of the value called name, or -1 (the first one, as hg_graph_find_value). */
+static int64_t find_value(load_ctx *c, const char *name) {
+    const hg_graph *g = c->g;
+    for (; c->indexed < g->n_values; c->indexed++) {
+        size_t i = (size_t)name_hash(g->values[c->indexed].name) & c->mask;
+        while (c->slots[i] >= 0 &&
+               strcmp(g->values[c->slots[i]].name, g->values[c->indexed].name) != 0)
+            i = (i + 1) & c->mask;
+        if (c->slots[i] < 0)
+            c->slots[i] = (int64_t)c->indexed;
+    }
+    for (size_t i = (size_t)name_hash(name) & c->mask; c->slots[i] >= 0; i = (i + 1) & c->mask)
+        if (!strcmp(g->values[c->slots[i]].name, name))
+            return c->slots[i];
+    return -1;
+}
 
 /* ONNX op types and, for each, the first opset from which its semantics are the ones
  * implemented (later versions only add types or attributes this loader checks). Models of
@@ -544,7 +573,7 @@ static hg_status load_node(load_ctx *c, const Onnx__NodeProto *np, size_t index)
         return CTX_FAIL(c, HG_ERR_UNSUPPORTED, "op domain '%s' is not supported", np->domain);
     if (np->n_output < 1 || !np->output[0] || !np->output[0][0])
         return CTX_FAIL(c, HG_ERR_FORMAT, "no output");
-    if (hg_graph_find_value(g, np->output[0]) >= 0)
+    if (find_value(c, np->output[0]) >= 0)
         return CTX_FAIL(c, HG_ERR_FORMAT, "output '%s' is defined twice", np->output[0]);
     if (!strcmp(np->op_type, "Constant"))
         return load_constant_node(c, np);
@@ -591,7 +620,7 @@ static hg_status load_node(load_ctx *c, const Onnx__NodeProto *np, size_t index)
             ins[k] = -1;
             continue;
         }
-        ins[k] = hg_graph_find_value(g, in);
+        ins[k] = find_value(c, in);
         if (ins[k] < 0) {
             s = CTX_FAIL(c, HG_ERR_FORMAT,
                          "input '%s' is not defined before the node (unknown value, nodes out "
@@ -624,34 +653,58 @@ out:
     return s;
 }
 
-static hg_status load_model(const Onnx__ModelProto *m, hg_graph *g) {
-    load_ctx c = {.g = g, .opset = -1};
+static hg_status load_model(const Onnx__ModelProto *m, hg_graph *g, load_ctx *c) {
+    c->g = g;
+    c->opset = -1;
     for (size_t i = 0; i < m->n_opset_import; i++) {
         const Onnx__OperatorSetIdProto *o = m->opset_import[i];
         if (!o->domain || !o->domain[0] || !strcmp(o->domain, "ai.onnx"))
-            c.opset = o->has_version ? o->version : -1;
+            c->opset = o->has_version ? o->version : -1;
     }
-    if (c.opset < 0)
+    if (c->opset < 0)
         return hg_fail(HG_ERR_FORMAT, "model: no opset of the default domain");
-    if (c.opset < 1 || c.opset > HG_ONNX_MAX_OPSET)
+    if (c->opset < 1 || c->opset > HG_ONNX_MAX_OPSET)
         return hg_fail(HG_ERR_UNSUPPORTED, "model: opset %lld (supported: up to %d, fully from %d)",
-                       (long long)c.opset, HG_ONNX_MAX_OPSET, HG_ONNX_MIN_OPSET);
+                       (long long)c->opset, HG_ONNX_MAX_OPSET, HG_ONNX_MIN_OPSET);
     const Onnx__GraphProto *gp = m->graph;
     if (!gp)
         return hg_fail(HG_ERR_FORMAT, "model: no graph");
     if (gp->n_sparse_initializer)
         return hg_fail(HG_ERR_UNSUPPORTED, "model: sparse initializers");
+    /* The counts are bounded before anything is built: memory and the passes' work then stay
+     * small whatever the file holds. */
+    size_t tensors = gp->n_initializer + gp->n_input + gp->n_node, refs = gp->n_output;
+    for (size_t i = 0; i < gp->n_node; i++)
+        refs += gp->node[i]->n_input;
+    if (tensors > HG_ONNX_MAX_TENSORS)
+        return hg_fail(HG_ERR_LIMIT,
+                       "model: %zu tensors (initializers, inputs and nodes), the "
+                       "limit is %d",
+                       tensors, HG_ONNX_MAX_TENSORS);
+    if (refs > HG_ONNX_MAX_REFS)
+        return hg_fail(HG_ERR_LIMIT,
+                       "model: %zu references to tensors (node inputs and graph "
+                       "outputs), the limit is %d",
+                       refs, HG_ONNX_MAX_REFS);
+    size_t n_slots = 16;
+    while (n_slots < 2 * tensors)
+        n_slots *= 2;
+    c->slots = malloc(n_slots * sizeof *c->slots);
+    if (!c->slots)
+        return hg_fail(HG_ERR_NOMEM, "model: out of memory");
+    memset(c->slots, 0xff, n_slots * sizeof *c->slots); /* -1: empty */
+    c->mask = n_slots - 1;
     for (size_t i = 0; i < gp->n_initializer; i++) {
         const Onnx__TensorProto *t = gp->initializer[i];
         HG_TRY(check_name("initializer", t->name));
-        if (hg_graph_find_value(g, t->name) >= 0)
+        if (find_value(c, t->name) >= 0)
             return hg_fail(HG_ERR_FORMAT, "initializer '%s' is defined twice", t->name);
         HG_TRY(add_constant(g, t->name, t));
     }
     for (size_t i = 0; i < gp->n_input; i++) {
         const Onnx__ValueInfoProto *vi = gp->input[i];
         HG_TRY(check_name("graph input", vi->name));
-        int64_t v = hg_graph_find_value(g, vi->name);
+        int64_t v = find_value(c, vi->name);
         if (v >= 0 && g->values[v].kind == HG_VALUE_CONSTANT)
             continue; /* an initializer listed as input (IR < 4): a constant */
         if (v >= 0)
@@ -659,12 +712,12 @@ static hg_status load_model(const Onnx__ModelProto *m, hg_graph *g) {
         HG_TRY(load_input(g, vi));
     }
     for (size_t i = 0; i < gp->n_node; i++)
-        HG_TRY(load_node(&c, gp->node[i], i));
+        HG_TRY(load_node(c, gp->node[i], i));
     if (gp->n_output == 0)
         return hg_fail(HG_ERR_FORMAT, "model: no output");
     for (size_t i = 0; i < gp->n_output; i++) {
         HG_TRY(check_name("graph output", gp->output[i]->name));
-        int64_t v = hg_graph_find_value(g, gp->output[i]->name);
+        int64_t v = find_value(c, gp->output[i]->name);
         if (v < 0)
             return hg_fail(HG_ERR_FORMAT, "output '%s' is not computed by the graph",
                            gp->output[i]->name);
@@ -683,8 +736,11 @@ hg_status hg_onnx_load(const void *data, size_t n_bytes, hg_graph **out) {
         return hg_fail(HG_ERR_FORMAT, "not a valid ONNX model (protobuf parse failed)");
     hg_graph *g = NULL;
     hg_status s = hg_graph_new(&g);
+    load_ctx c;
+    memset(&c, 0, sizeof c);
     if (s == HG_OK)
-        s = load_model(m, g);
+        s = load_model(m, g, &c);
+    free(c.slots);
     onnx__model_proto__free_unpacked(m, NULL);
     if (s != HG_OK) {
         hg_graph_free(g);
