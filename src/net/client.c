@@ -425,7 +425,11 @@ static hg_status answer_piece(hg_net_client *c, request *r, const Hgnet__Activat
         memset(r, 0, sizeof *r);
         HG_TRY(hg_he_activation_read(m->activation.data, m->activation.len, &r->act));
         const hg_he_activation *a = &r->act;
-        if (a->in_shape.dims[0] != (int64_t)batch || a->out_shape.dims[0] != (int64_t)batch)
+        /* The request's batch axis covers at least this batch (a server may send the slots of
+         * its largest batch), never more than the server announced. */
+        if (a->in_shape.dims[0] < (int64_t)batch ||
+            a->in_shape.dims[0] > (int64_t)c->info.max_batch ||
+            a->out_shape.dims[0] != a->in_shape.dims[0])
             return hg_fail(HG_ERR_PROTOCOL, "a request for a batch of %lld, the batch is %zu",
                            (long long)a->in_shape.dims[0], batch);
         if (c->o.require_masked && !a->masked)
@@ -490,7 +494,8 @@ static hg_status answer_piece(hg_net_client *c, request *r, const Hgnet__Activat
     hg_shape ps;
     hg_he_tensor_shape(part, &ps);
     size_t n = hg_he_tensor_count(part);
-    if (ps.rank != 2 || ps.dims[0] != (int64_t)batch || n % r->group != 0)
+    const int64_t rb = r->act.in_shape.dims[0];
+    if (ps.rank != 2 || ps.dims[0] != rb || n % r->group != 0)
         s = hg_fail(HG_ERR_PROTOCOL,
                     "activation request: a piece of %zu ciphertexts for groups "
                     "of %zu",
@@ -498,7 +503,7 @@ static hg_status answer_piece(hg_net_client *c, request *r, const Hgnet__Activat
     if (s == HG_OK) {
         hg_he_activation a = r->act;
         a.in_shape = ps;
-        a.out_shape = (hg_shape){.rank = 2, .dims = {(int64_t)batch, (int64_t)(n / r->group)}};
+        a.out_shape = (hg_shape){.rank = 2, .dims = {rb, (int64_t)(n / r->group)}};
         observe(c, r->id, &r->act, r->received, part);
         s = hg_he_client_activate(c->hc, &a, part, &ans);
     }

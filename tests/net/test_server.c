@@ -336,6 +336,41 @@ static void test_same_predictions(void **state) {
     hg_ndarray_free(unmasked);
 }
 
+/* A batch smaller than the model's, masked and unmasked. */
+static void test_smaller_batch(void **state) {
+    (void)state;
+    const hg_he_model *models[2] = {F.plain_model, F.masked_model};
+    for (int i = 0; i < 2; i++) {
+        server sv;
+        server_start(&sv, models[i], 1, 5000, 32);
+        hg_net_client *c = connect_keys(&sv, &F.keys, 20000);
+        int64_t d[4] = {4, 1, 8, 8};
+        hg_ndarray *x, *y;
+        hg_assert_ok(hg_ndarray_new(4, d, &x));
+        memcpy(x->data, F.x->data, x->size * sizeof *x->data);
+        const hg_ndarray *in[1] = {x};
+        hg_assert_ok(hg_net_client_infer(c, in, 1, &y, NULL));
+        assert_int_equal(y->dims[0], 4);
+        for (size_t k = 0; k < y->size; k++)
+            hg_assert_close(y->data[k], F.want->data[k], 1e-2);
+        hg_ndarray_free(y);
+        /* A batch above the server's is refused before anything is sent; the session goes on. */
+        int64_t big[4] = {BATCH + 1, 1, 8, 8};
+        hg_ndarray *xb;
+        hg_assert_ok(hg_ndarray_new(4, big, &xb));
+        const hg_ndarray *inb[1] = {xb};
+        hg_assert_fails(hg_net_client_infer(c, inb, 1, &y, NULL), HG_ERR_INVALID_ARG,
+                        "the server takes 1 to 6");
+        hg_ndarray_free(xb);
+        hg_assert_ok(hg_net_client_infer(c, in, 1, &y, NULL));
+        hg_ndarray_free(y);
+        hg_ndarray_free(x);
+        hg_net_client_close(c);
+        server_join(&sv);
+        expect_done(&sv, 1);
+    }
+}
+
 /* Two clients at once, each with its own keys. */
 typedef struct concurrent {
     const server *sv;
@@ -622,10 +657,10 @@ static void test_stalled_client(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_same_predictions),     cmocka_unit_test(test_concurrent_clients),
-        cmocka_unit_test(test_masked_values_hidden), cmocka_unit_test(test_other_parameters),
-        cmocka_unit_test(test_bad_frames),           cmocka_unit_test(test_dropped_connection),
-        cmocka_unit_test(test_stalled_client),
+        cmocka_unit_test(test_same_predictions),   cmocka_unit_test(test_smaller_batch),
+        cmocka_unit_test(test_concurrent_clients), cmocka_unit_test(test_masked_values_hidden),
+        cmocka_unit_test(test_other_parameters),   cmocka_unit_test(test_bad_frames),
+        cmocka_unit_test(test_dropped_connection), cmocka_unit_test(test_stalled_client),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
