@@ -28,15 +28,26 @@ void hg_free(void *p) {
     free(p);
 }
 
+static hg_wipe_hook_fn wipe_hook;
+static void *wipe_hook_user;
+
+void hg_wipe_set_hook(hg_wipe_hook_fn fn, void *user) {
+    wipe_hook = fn;
+    wipe_hook_user = user;
+}
+
 void hg_wipe(void *p, size_t n) {
-    if (p && n)
+    if (p && n) {
         sodium_memzero(p, n);
+        if (wipe_hook)
+            wipe_hook(wipe_hook_user, p, n);
+    }
 }
 
 void hg_free_secret(void *p, size_t n) {
     if (!p)
         return;
-    sodium_memzero(p, n);
+    hg_wipe(p, n);
     free(p);
 }
 

@@ -54,6 +54,13 @@ void *hg_alloc_large(size_t bytes);
 /* Wipes n bytes in a way the compiler cannot elide. */
 void hg_wipe(void *p, size_t n);
 
+/* For tests of secret hygiene: when set, hg_wipe and hg_free_secret call fn with each buffer
+ * right after wiping it, before it is freed, so that a test can check which buffers were wiped,
+ * whole and to zero, without reading freed memory. NULL (the default) turns it off. Set it
+ * while no other thread wipes. */
+typedef void (*hg_wipe_hook_fn)(void *user, const void *p, size_t n);
+void hg_wipe_set_hook(hg_wipe_hook_fn fn, void *user);
+
 /* ---- randomness ------------------------------------------------------------------------- */
 
 #define HG_SEED_BYTES 32
