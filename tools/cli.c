@@ -63,3 +63,15 @@ double cli_now_ms(void) {
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
 }
+
+bool cli_parse_size_gb(const char *s, size_t *bytes) {
+    if (!s || !*s)
+        return false;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || *end || !(v > 0) || v > 1e6)
+        return false;
+    *bytes = (size_t)(v * 1e9);
+    return true;
+}

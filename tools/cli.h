@@ -19,6 +19,9 @@ bool cli_parse_long(const char *s, long lo, long hi, long *out);
  * and stays silent otherwise. user is unused. */
 void cli_progress(void *user, const char *stage, uint64_t done, uint64_t total);
 
+/* Parses a size in GB ("20", "1.5") into bytes; false on a malformed or non-positive value. */
+bool cli_parse_size_gb(const char *s, size_t *bytes);
+
 /* Monotonic milliseconds. */
 double cli_now_ms(void);
 

@@ -14,7 +14,8 @@
 static int usage(FILE *f) {
     fprintf(f, "usage: hegraph eval MODEL.onnx --input IN.pb [--input IN2.pb ...]\n"
                "                   [--output OUT.pb ...] [--expect REF.pb ... [--tol T]]\n"
-               "                   [--encrypted [--params P.json] [--real] [--unmasked]]\n\n"
+               "                   [--encrypted [--params P.json] [--real] [--unmasked]\n"
+               "                   [--max-memory GB]]\n\n"
                "Evaluates the model with the plain float64 backend on inputs given as ONNX\n"
                "TensorProto files (one per graph input, in order; axis 0 is the batch) and writes\n"
                "each output the same way. With --expect, compares each output with a reference\n"
@@ -30,7 +31,7 @@ static int usage(FILE *f) {
  * prints the precision reached against them. */
 static hg_status eval_encrypted(const hg_graph *g, const hg_ndarray *const *inputs, size_t n_in,
                                 hg_ndarray **outputs, size_t n_out, const char *params_path,
-                                bool real, bool unmasked) {
+                                bool real, bool unmasked, size_t max_memory) {
     hg_he_params hp;
     HG_TRY(cli_he_params(g, params_path, !real, &hp));
     if (real)
@@ -40,7 +41,7 @@ static hg_status eval_encrypted(const hg_graph *g, const hg_ndarray *const *inpu
     opts.masking = !unmasked;
     size_t batch = n_in && inputs[0]->rank ? (size_t)inputs[0]->dims[0] : 1;
     cli_he he;
-    HG_TRY(cli_he_open(&he, g, &hp, &opts, batch));
+    HG_TRY(cli_he_open(&he, g, &hp, &opts, batch, max_memory));
     printf("parameters: ");
     cli_he_print_params(stdout, &hp, he.params);
     hg_he_tensor *in[MAX_FILES] = {0}, *out[MAX_FILES] = {0};
@@ -86,6 +87,7 @@ int cmd_eval(int argc, char **argv) {
     double tol = 1e-5;
     bool encrypted = false, real = false, unmasked = false;
     const char *params_path = NULL;
+    size_t max_memory = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h"))
@@ -100,6 +102,12 @@ int cmd_eval(int argc, char **argv) {
             if (i + 1 >= argc)
                 return cli_usage_error("eval: --params needs a file");
             params_path = argv[++i];
+            continue;
+        }
+        if (!strcmp(a, "--max-memory")) {
+            if (i + 1 >= argc || !cli_parse_size_gb(argv[i + 1], &max_memory))
+                return cli_usage_error("eval: --max-memory needs a size in GB");
+            i++;
             continue;
         }
         bool takes = !strcmp(a, "--input") || !strcmp(a, "--output") || !strcmp(a, "--expect") ||
@@ -181,7 +189,8 @@ int cmd_eval(int argc, char **argv) {
     if (s != HG_OK)
         goto fail;
     if (encrypted) {
-        s = eval_encrypted(g, run_in, n_run, outputs, n_out, params_path, real, unmasked);
+        s = eval_encrypted(g, run_in, n_run, outputs, n_out, params_path, real, unmasked,
+                           max_memory);
         if (s != HG_OK)
             goto fail;
     }

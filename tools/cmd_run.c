@@ -18,13 +18,14 @@ static int usage(FILE *f) {
     fprintf(f,
             "usage: hegraph run MODEL.onnx --dataset mnist|fashion-mnist [--limit N]\n"
             "                  [--params P.json] [--real] [--unmasked] [--batch B] [--threads T]\n"
-            "                  [--json]\n\n"
+            "                  [--max-memory GB] [--json]\n\n"
             "Encrypts the data set's test images in batches (one ciphertext per pixel, the batch\n"
             "in the slots), evaluates the model on the ciphertexts, decrypts, and reports the\n"
             "encrypted and plain accuracy, the predictions that differ, latency, throughput,\n"
             "client time and memory. Parameters come from P.json (nGraph-HE2's format) or are\n"
             "chosen for the model at 128-bit security (complex packing unless --real).\n"
-            "Client activations are masked unless --unmasked.\n");
+            "Client activations are masked unless --unmasked. A run whose predicted memory\n"
+            "exceeds --max-memory (default: 90%% of the RAM) does not start.\n");
     return f == stdout ? 0 : 2;
 }
 
@@ -55,19 +56,25 @@ static hg_status slice(const hg_ndarray *a, size_t from, size_t n, hg_ndarray **
 int cmd_run(int argc, char **argv) {
     const char *model = NULL, *dataset = NULL, *params_path = NULL;
     long limit = 0, batch_opt = 0, threads = 0;
+    size_t max_memory = 0;
     bool json = false, real = false, unmasked = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h"))
             return usage(stdout);
         bool takes = !strcmp(a, "--dataset") || !strcmp(a, "--limit") ||
-                     !strcmp(a, "--params") || !strcmp(a, "--batch") || !strcmp(a, "--threads");
+                     !strcmp(a, "--params") || !strcmp(a, "--batch") || !strcmp(a, "--threads") ||
+                     !strcmp(a, "--max-memory");
         if (takes && i + 1 >= argc)
             return cli_usage_error("run: %s needs a value", a);
         if (!strcmp(a, "--dataset"))
             dataset = argv[++i];
         else if (!strcmp(a, "--params"))
             params_path = argv[++i];
+        else if (!strcmp(a, "--max-memory")) {
+            if (!cli_parse_size_gb(argv[++i], &max_memory))
+                return cli_usage_error("run: --max-memory needs a size in GB (e.g. 20)");
+        }
         else if (!strcmp(a, "--limit")) {
             if (!cli_parse_long(argv[++i], 1, 1000000, &limit))
                 return cli_usage_error("run: --limit needs a number of images >= 1");
@@ -136,7 +143,7 @@ int cmd_run(int argc, char **argv) {
     size_t batch = batch_opt > 0 ? (size_t)batch_opt : cap;
     if (batch > n_images)
         batch = n_images;
-    if ((s = cli_he_open(&he, g, &hp, &opts, batch)) != HG_OK)
+    if ((s = cli_he_open(&he, g, &hp, &opts, batch, max_memory)) != HG_OK)
         goto fail;
     t0 = cli_now_ms();
     if ((s = hg_he_model_reserve(he.model)) != HG_OK)

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 hg_status cli_he_params(const hg_graph *g, const char *path, bool complex_packing,
                         hg_he_params *out) {
@@ -25,8 +26,15 @@ hg_status cli_he_params(const hg_graph *g, const char *path, bool complex_packin
     return hg_he_params_parse_json(buf, n, out);
 }
 
+size_t cli_default_max_memory(void) {
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || page <= 0)
+        return (size_t)16 << 30;
+    return (size_t)((double)pages * (double)page * 0.9);
+}
+
 hg_status cli_he_open(cli_he *h, const hg_graph *g, const hg_he_params *hp,
-                      const hg_he_opts *opts, size_t batch) {
+                      const hg_he_opts *opts, size_t batch, size_t max_memory) {
     memset(h, 0, sizeof *h);
     h->hp = *hp;
     h->opts = *opts;
@@ -39,7 +47,26 @@ hg_status cli_he_open(cli_he *h, const hg_graph *g, const hg_he_params *hp,
         size_t cap = hg_ckks_params_n(h->params) / (hp->complex_packing ? 1 : 2);
         if (batch == 0)
             batch = cap;
-        s = hg_he_model_new(g, h->ctx, &h->opts, batch, &h->model);
+        if (max_memory == 0)
+            max_memory = cli_default_max_memory();
+        /* Smaller tiles until the prediction fits (down to 64 MiB tiles). */
+        size_t tile = h->opts.tile_bytes ? h->opts.tile_bytes : (size_t)2 << 30;
+        for (;;) {
+            h->opts.tile_bytes = tile;
+            s = hg_he_model_new(g, h->ctx, &h->opts, batch, &h->model);
+            if (s != HG_OK || hg_he_model_peak_bytes(h->model) <= max_memory ||
+                tile <= ((size_t)64 << 20))
+                break;
+            hg_he_model_free(h->model);
+            h->model = NULL;
+            tile /= 2;
+        }
+        if (s == HG_OK && hg_he_model_peak_bytes(h->model) > max_memory)
+            s = hg_fail(HG_ERR_LIMIT,
+                        "the server would need about %.1f GB (predicted peak), above the limit "
+                        "of %.1f GB (--max-memory); try smaller parameters or batches",
+                        (double)hg_he_model_peak_bytes(h->model) / 1e9,
+                        (double)max_memory / 1e9);
     }
     if (s == HG_OK)
         s = hg_ckks_sk_new(h->ctx, &h->sk);

@@ -27,9 +27,13 @@ hg_status cli_he_params(const hg_graph *g, const char *path, bool complex_packin
                         hg_he_params *out);
 /* Context, keys (relinearization and Galois only as the model needs), client and model for
  * batches of up to `batch` samples (0: the capacity). opts->complex_packing is set from the
- * parameters. */
+ * parameters. The model's predicted peak memory must stay under max_memory bytes (0: 90% of
+ * the machine's RAM): tiles are made smaller until it does, and HG_ERR_LIMIT says by how much
+ * it does not. */
 hg_status cli_he_open(cli_he *h, const hg_graph *g, const hg_he_params *hp,
-                      const hg_he_opts *opts, size_t batch);
+                      const hg_he_opts *opts, size_t batch, size_t max_memory);
+/* The default memory limit: 90% of the physical memory. */
+size_t cli_default_max_memory(void);
 void cli_he_close(cli_he *h);
 
 /* Prints the parameters on one line: N, primes, scale, packing, modulus bits and security. */

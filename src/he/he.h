@@ -26,6 +26,8 @@ void he_pool_free(he_pool *p);
 /* A buffer of at least `words` words: a cached one or a new one (uninitialized). */
 uint64_t *he_pool_get(he_pool *p, size_t words, size_t *cap);
 void he_pool_put(he_pool *p, uint64_t *buf, size_t cap);
+/* Buffers cached beyond `bytes` in all are freed instead (0: no limit). */
+void he_pool_set_limit(he_pool *p, size_t bytes);
 
 struct hg_he_tensor {
     const hg_ckks_ctx *ctx;

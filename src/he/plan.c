@@ -948,6 +948,8 @@ hg_status hg_he_model_new(const hg_graph *g, const hg_ckks_ctx *ctx, const hg_he
         s = plan_lifetimes(&p);
     if (s == HG_OK)
         s = he_pool_new(&m->pool);
+    if (s == HG_OK)
+        he_pool_set_limit(m->pool, m->peak_bytes);
     if (s == HG_OK && o->complex_packing) {
         m->minus_i = hg_alloc_array((size_t)ctx->L, sizeof(uint64_t));
         if (!m->minus_i)

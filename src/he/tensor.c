@@ -78,7 +78,14 @@ struct he_pool {
         size_t cap;
     } *free;
     size_t n, cap;
+    size_t cached_words, limit_words; /* buffers kept for reuse stay under the limit */
 };
+
+void he_pool_set_limit(he_pool *p, size_t bytes) {
+    pthread_mutex_lock(&p->mu);
+    p->limit_words = bytes / sizeof(uint64_t);
+    pthread_mutex_unlock(&p->mu);
+}
 
 hg_status he_pool_new(he_pool **out) {
     *out = calloc(1, sizeof **out);
@@ -100,16 +107,17 @@ void he_pool_free(he_pool *p) {
 
 uint64_t *he_pool_get(he_pool *p, size_t words, size_t *cap) {
     pthread_mutex_lock(&p->mu);
-    /* The smallest cached buffer that fits, if it wastes less than half. */
+    /* The smallest cached buffer that fits, if it wastes less than a third. */
     size_t best = SIZE_MAX;
     for (size_t i = 0; i < p->n; i++)
-        if (p->free[i].cap >= words && p->free[i].cap / 2 <= words &&
+        if (p->free[i].cap >= words && p->free[i].cap / 3 * 2 <= words &&
             (best == SIZE_MAX || p->free[i].cap < p->free[best].cap))
             best = i;
     uint64_t *buf = NULL;
     if (best != SIZE_MAX) {
         buf = p->free[best].p;
         *cap = p->free[best].cap;
+        p->cached_words -= *cap;
         p->free[best] = p->free[--p->n];
     }
     pthread_mutex_unlock(&p->mu);
@@ -127,6 +135,13 @@ uint64_t *he_pool_get(he_pool *p, size_t words, size_t *cap) {
 
 void he_pool_put(he_pool *p, uint64_t *buf, size_t cap) {
     pthread_mutex_lock(&p->mu);
+    /* Beyond the limit (the plan's peak) a buffer is returned to the system: buffers of
+     * sizes that never come back (the last tile of a region) must not pile up. */
+    if (p->limit_words && p->cached_words + cap > p->limit_words) {
+        pthread_mutex_unlock(&p->mu);
+        hg_free(buf);
+        return;
+    }
     if (p->n == p->cap) {
         size_t c = p->cap ? 2 * p->cap : 16;
         void *f = realloc(p->free, c * sizeof *p->free);
@@ -141,6 +156,7 @@ void he_pool_put(he_pool *p, uint64_t *buf, size_t cap) {
     p->free[p->n].p = buf;
     p->free[p->n].cap = cap;
     p->n++;
+    p->cached_words += cap;
     pthread_mutex_unlock(&p->mu);
 }
 
