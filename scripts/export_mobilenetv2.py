@@ -319,7 +319,47 @@ def hegraph_info(hegraph, model_path):
             "parameters": params, "input_elements": int(np.prod(input_dims))}
 
 
-def activation_report(info):
+def live_peak(model_path):
+    """Largest number of activation elements per sample alive at once when the nodes run in
+    file order, each output allocated before its inputs are freed and each tensor freed after
+    its last use (the graph output kept). Weights, Constant nodes and what is computed from
+    them only are not activations; BatchNormalization, Identity and Dropout count as aliases
+    of their input (hegraph folds or removes them)."""
+    m = onnx.shape_inference.infer_shapes(onnx.load(model_path))
+    g = m.graph
+    elements = {}
+    for vi in list(g.input) + list(g.value_info) + list(g.output):
+        dims = [d.dim_value for d in vi.type.tensor_type.shape.dim][1:]
+        elements[vi.name] = int(np.prod(dims)) if dims else 1
+    consts = {t.name for t in g.initializer}
+    alias, act = {}, {i.name for i in g.input if i.name not in consts}
+    for n in g.node:
+        if not any(i in act for i in n.input):
+            consts.update(n.output)
+            continue
+        if n.op_type in ("BatchNormalization", "Identity", "Dropout"):
+            alias[n.output[0]] = alias.get(n.input[0], n.input[0])
+        act.update(n.output[:1])
+    root = lambda t: alias.get(t, t)  # noqa: E731
+    last = {}
+    for i, n in enumerate(g.node):
+        for t in n.input:
+            if t in act:
+                last[root(t)] = i
+    for o in g.output:
+        last[root(o.name)] = len(g.node)
+    live = {root(i.name) for i in g.input if i.name in act}
+    peak = sum(elements[t] for t in live)
+    for i, n in enumerate(g.node):
+        if n.output[0] not in act or n.output[0] in alias:
+            continue
+        live.add(n.output[0])
+        peak = max(peak, sum(elements[t] for t in live))
+        live = {t for t in live if last.get(t, -1) > i}
+    return peak
+
+
+def activation_report(info, model_path=None):
     """Ciphertext counts under batch-axis packing: one ciphertext per element of a sample."""
     layers = info["layers"]
     ops = {}
@@ -332,6 +372,7 @@ def activation_report(info):
         "client_elements": sum(l["elements"] for l in layers if l["client"]),
         "total_elements": info["input_elements"] + sum(l["elements"] for l in layers),
         "largest_layer_elements": max(l["elements"] for l in layers),
+        "peak_live_elements": live_peak(model_path) if model_path else None,
         "segment_depths": info["segment_depths"],
         "max_depth": info["max_depth"],
         "ops_after_passes": ops,
@@ -373,7 +414,7 @@ def export_variant(args, width, size, reduced, out_path, ref_dir, command, log):
         prepare_images.save_tensor(y, "logits", os.path.join(ref_dir, "output_0.pb"))
 
     info = hegraph_info(hegraph, out_path)
-    report = activation_report(info)
+    report = activation_report(info, out_path)
     calib = list(calibration_batches(size, args.seed + 2))[:4]
     mags = magnitudes(model, calib + [torch.from_numpy(x)])
     name = os.path.splitext(os.path.basename(out_path))[0]
@@ -418,16 +459,35 @@ def export_variant(args, width, size, reduced, out_path, ref_dir, command, log):
     return meta
 
 
+def stats_table(paths, hegraph):
+    """The activation figures of any ONNX models (--stats), as a Markdown table."""
+    rows = ["| model | parameters | ReLU6 / ReLU layers | max depth | input elements | "
+            "largest layer | peak live | total activation elements | client elements |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for p in paths:
+        info = hegraph_info(hegraph, p)
+        a = activation_report(info, p)
+        n_relu = a["ops_after_passes"].get("Relu", 0)
+        rows.append(f"| {os.path.basename(p)} | {info['parameters']:,} | {a['relu6_layers']} / "
+                    f"{n_relu} | {a['max_depth']} | {a['input_elements']:,} | "
+                    f"{a['largest_layer_elements']:,} | {a['peak_live_elements']:,} | "
+                    f"{a['total_elements']:,} | {a['client_elements']:,} |")
+    return "\n".join(rows)
+
+
 def markdown_table(metas):
     rows = ["| model | parameters | file MB | ReLU6 layers | max depth | input elements | "
-            "largest layer | total activation elements | client elements | rel. error |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+            "largest layer | peak live | total activation elements | client elements | "
+            "max abs ReLU6 input | rel. error |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for m in metas:
         a = m["activations"]
         rows.append(f"| {m['model']} | {m['parameters']:,} | {m['file_bytes'] / 1e6:.1f} | "
                     f"{a['relu6_layers']} | {a['max_depth']} | {a['input_elements']:,} | "
-                    f"{a['largest_layer_elements']:,} | {a['total_elements']:,} | "
-                    f"{a['client_elements']:,} | {m['check']['relative_error']:.1e} |")
+                    f"{a['largest_layer_elements']:,} | {a['peak_live_elements']:,} | "
+                    f"{a['total_elements']:,} | {a['client_elements']:,} | "
+                    f"{m['magnitudes']['max_abs_relu6_input']} | "
+                    f"{m['check']['relative_error']:.1e} |")
     return "\n".join(rows)
 
 
@@ -447,7 +507,12 @@ def main():
     ap.add_argument("--seed", type=int, default=SEED)
     ap.add_argument("--bn-affine", choices=["random", "init"], default="random")
     ap.add_argument("--hegraph", help="the hegraph binary (default: build/hegraph)")
+    ap.add_argument("--stats", nargs="+", metavar="MODEL",
+                    help="only print the activation figures of these ONNX models")
     args = ap.parse_args()
+    if args.stats:
+        print(stats_table(args.stats, find_hegraph(args.hegraph)))
+        return
     torch.set_num_threads(2)
     torch.use_deterministic_algorithms(True)
     log = lambda s: print(s, flush=True)  # noqa: E731
