@@ -147,7 +147,20 @@ static void server_log(void *user, hg_net_log_level level, uint64_t session, hg_
 typedef struct result {
     hg_net_stats st; /* the median run's */
     double max_err;
+    hg_status status; /* a failed mode is reported, and the bench goes on */
+    char why[512];
 } result;
+
+/* A failure inside a run: recorded in the result, the run stops. */
+#define TRY_RUN(expr)                                                                              \
+    do {                                                                                           \
+        hg_status s_ = (expr);                                                                     \
+        if (s_ != HG_OK) {                                                                         \
+            r.status = s_;                                                                         \
+            snprintf(r.why, sizeof r.why, "%s", hg_last_error());                                  \
+            goto out;                                                                              \
+        }                                                                                          \
+    } while (0)
 
 static int cmp_wall(const void *a, const void *b) {
     double x = ((const hg_net_stats *)a)->wall_seconds, y = ((const hg_net_stats *)b)->wall_seconds;
@@ -156,47 +169,56 @@ static int cmp_wall(const void *a, const void *b) {
 
 static result run(hg_graph *g, const hg_net_keys *k, const hg_ndarray *x, const hg_ndarray *want,
                   size_t batch, bool masked, int reps) {
+    result r = {0};
     hg_he_opts o;
     hg_he_opts_default(&o);
     o.masking = masked;
-    hg_he_model *m;
-    CHECK(hg_he_model_new(g, k->ctx, &o, batch, &m));
-    CHECK(hg_he_model_reserve(m));
+    hg_he_model *m = NULL;
+    hg_net_server *srv = NULL;
+    hg_net_client *c = NULL;
+    bool serving = false;
+    pthread_t th;
+    hg_net_stats *runs = calloc((size_t)reps + 1, sizeof *runs);
+    TRY_RUN(hg_he_model_new(g, k->ctx, &o, batch, &m));
+    TRY_RUN(hg_he_model_reserve(m));
     hg_net_server_opts so;
     hg_net_server_opts_default(&so);
     so.listen = "127.0.0.1:0";
     so.max_clients = 1;
     so.log = server_log;
-    hg_net_server *srv;
-    CHECK(hg_net_server_new(m, &so, &srv));
-    pthread_t th;
+    TRY_RUN(hg_net_server_new(m, &so, &srv));
     pthread_create(&th, NULL, serve, srv);
+    serving = true;
     char address[64];
     snprintf(address, sizeof address, "127.0.0.1:%d", hg_net_server_port(srv));
     hg_net_client_opts co;
     hg_net_client_opts_default(&co);
-    hg_net_client *c;
-    CHECK(hg_net_client_connect(address, k->ctx, k->sk, k->pk, k->rlk, k->gk, &co, &c));
-    result r = {0};
-    hg_net_stats *runs = calloc((size_t)reps + 1, sizeof *runs);
+    TRY_RUN(hg_net_client_connect(address, k->ctx, k->sk, k->pk, k->rlk, k->gk, &co, &c));
     const hg_ndarray *in[1] = {x};
     /* The first batch also carries the keys: reported apart. */
     for (int i = 0; i <= reps; i++) {
         hg_ndarray *y;
-        CHECK(hg_net_client_infer(c, in, 1, &y, &runs[i]));
+        TRY_RUN(hg_net_client_infer(c, in, 1, &y, &runs[i]));
         for (size_t j = 0; j < y->size; j++)
             r.max_err = fmax(r.max_err, fabs(y->data[j] - want->data[j]));
         hg_ndarray_free(y);
     }
-    hg_net_client_close(c);
-    pthread_join(th, NULL);
-    hg_net_server_free(srv);
-    hg_he_model_free(m);
     qsort(runs + 1, (size_t)reps, sizeof *runs, cmp_wall);
     r.st = runs[1 + reps / 2];
     printf("    keys and first batch: %.2f MB sent (the keys: %.2f MB more than later batches)\n",
            (double)runs[0].bytes_sent / 1e6,
            ((double)runs[0].bytes_sent - (double)r.st.bytes_sent) / 1e6);
+out:
+    if (r.status != HG_OK)
+        printf("    failed: %s: %s\n", hg_status_name(r.status), r.why);
+    hg_net_client_close(c);
+    if (serving) {
+        if (r.status != HG_OK)
+            hg_net_server_stop(srv);
+        pthread_join(th, NULL);
+    }
+    hg_net_server_free(srv);
+    hg_he_model_free(m);
     free(runs);
     return r;
 }
@@ -237,6 +259,11 @@ static void bench(const char *name, hg_graph *g, int64_t batch_opt, int reps, bo
            "sent/image", "recv/image", "trips", "server s", "client s", "wall s", "max err");
     for (int masked = both ? 1 : 0; masked >= 0; masked--) {
         const hg_net_stats *st = &res[masked].st;
+        if (res[masked].status != HG_OK) {
+            printf("  %-9s failed (%s)\n", masked ? "masked" : "unmasked",
+                   hg_status_name(res[masked].status));
+            continue;
+        }
         printf("  %-9s %10.2f MB %10.2f MB %10.1f kB %10.1f kB %6llu %9.3f %9.3f %9.3f %9.2e\n",
                masked ? "masked" : "unmasked", (double)st->bytes_sent / 1e6,
                (double)st->bytes_received / 1e6, (double)st->bytes_sent / (double)batch / 1e3,
