@@ -69,44 +69,15 @@ void hg_baseconv_clear(hg_baseconv *bc) {
 
 void hg_baseconv_apply(const hg_baseconv *bc, const uint64_t *in, uint64_t *out,
                        uint64_t *scratch, size_t n) {
-    const size_t nin = (size_t)bc->n_in, nout = (size_t)bc->n_out;
-    if (nin == 1) {
-        /* Q/q_0 = 1: the centred residue x or x - q_0, reduced mod p_j. Adding
-         * (p_j - q_0 mod p_j) to x when x > q_0/2 gives x - q_0 mod p_j; the sum stays below
-         * 2^63 since both terms are below 2^62. */
-        for (size_t j = 0; j < nout; j++)
-            hg_baseconv_one(bc, in, (int)j, out + j * n, n);
-        return;
+    /* y_i = x_i * (Q/q_i)^-1 mod q_i once, then each output prime from the same y. With one
+     * input prime y is x itself. */
+    const uint64_t *y = in;
+    if (bc->n_in > 1) {
+        hg_baseconv_prepare(bc, in, scratch, n);
+        y = scratch;
     }
-    /* y_i = x_i * (Q/q_i)^-1 mod q_i */
-    for (size_t i = 0; i < nin; i++)
-        bc->in[i]->k->mul_scalar(bc->in[i], in + i * n, bc->qhat_inv[i], bc->qhat_inv_shoup[i],
-                                 scratch + i * n, n);
-    /* out_j = sum_i y_i * (Q/q_i mod p_j) - (number of y_i above q_i/2) * Q, accumulated in
-     * 128 bits and reduced once. With at most 256 terms below 2^124 each the sum stays below
-     * 2^132: the high word is reduced mod p_j before the final 128-bit Barrett reduction, whose
-     * input must be below p_j * 2^64. */
-    for (size_t j = 0; j < nout; j++) {
-        const hg_modulus *mj = &bc->out[j]->mod;
-        const uint64_t *row = bc->qhat_mod + j * nin;
-        uint64_t *o = out + j * n;
-        for (size_t k = 0; k < n; k++) {
-            hg_u128 acc = 0;
-            uint64_t carry = 0, above = 0;
-            for (size_t i = 0; i < nin; i++) {
-                uint64_t y = scratch[i * n + k];
-                above += y > (bc->in[i]->mod.q >> 1);
-                hg_u128 t = (hg_u128)y * row[i];
-                hg_u128 s = acc + t;
-                carry += s < acc;
-                acc = s;
-            }
-            uint64_t hi = (uint64_t)(acc >> 64);
-            uint64_t top = hg_reduce_u128(((hg_u128)hg_reduce_u64(carry, mj) << 64) | hi, mj);
-            uint64_t v = hg_reduce_u128(((hg_u128)top << 64) | (uint64_t)acc, mj);
-            o[k] = hg_sub_mod(v, hg_mul_mod(above, bc->big_q_mod[j], mj), mj->q);
-        }
-    }
+    for (int j = 0; j < bc->n_out; j++)
+        hg_baseconv_one(bc, y, j, out + (size_t)j * n, n);
 }
 
 void hg_baseconv_prepare(const hg_baseconv *bc, const uint64_t *in, uint64_t *y, size_t n) {

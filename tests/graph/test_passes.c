@@ -1,6 +1,6 @@
 /* Each graph pass on a small hand-built graph: the graph before and after, and the values it
  * computes (the plain backend before and after must agree). */
-#include "test_common.h"
+#include "graph_build.h"
 
 #include "graph/graph.h"
 
@@ -8,53 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ---- building helpers ------------------------------------------------------------------------ */
-
-static int64_t add_input(hg_graph *g, const char *name, int rank, const int64_t *dims) {
-    int64_t v;
-    hg_assert_ok(hg_graph_add_value(g, name, HG_VALUE_INPUT, HG_DTYPE_FLOAT32, &v));
-    g->values[v].shape.rank = rank;
-    memcpy(g->values[v].shape.dims, dims, (size_t)rank * sizeof *dims);
-    g->values[v].has_shape = true;
-    hg_assert_ok(hg_graph_add_input(g, v));
-    return v;
-}
-
-static int64_t add_const(hg_graph *g, const char *name, int rank, const int64_t *dims,
-                         const double *data) {
-    int64_t v;
-    hg_assert_ok(hg_graph_add_value(g, name, HG_VALUE_CONSTANT, HG_DTYPE_FLOAT32, &v));
-    hg_value *val = &g->values[v];
-    val->shape.rank = rank;
-    memcpy(val->shape.dims, dims, (size_t)rank * sizeof *dims);
-    val->has_shape = true;
-    int64_t c;
-    assert_true(hg_shape_count(&val->shape, &c));
-    hg_assert_ok(hg_value_set_f64(val, data, (size_t)c));
-    return v;
-}
-
-static int64_t add_const_i64(hg_graph *g, const char *name, int64_t n, const int64_t *data) {
-    int64_t v;
-    hg_assert_ok(hg_graph_add_value(g, name, HG_VALUE_CONSTANT, HG_DTYPE_INT64, &v));
-    g->values[v].shape.rank = 1;
-    g->values[v].shape.dims[0] = n;
-    g->values[v].has_shape = true;
-    hg_assert_ok(hg_value_set_i64(&g->values[v], data, (size_t)n));
-    return v;
-}
-
-static int64_t add_node(hg_graph *g, hg_op op, const char *name, const int64_t *in, size_t n,
-                        const hg_node_attr *attr) {
-    int64_t out;
-    char vname[64];
-    snprintf(vname, sizeof vname, "%s_out", name);
-    hg_assert_ok(hg_graph_add_value(g, vname, HG_VALUE_NODE, HG_DTYPE_FLOAT32, &out));
-    hg_assert_ok(hg_graph_add_node(g, op, name, in, n, out, attr));
-    hg_assert_ok(hg_node_resolve(g, &g->nodes[g->n_nodes - 1], false));
-    return out;
-}
 
 /* The ops of g in order, as "Conv,Relu,...". */
 static void ops_of(const hg_graph *g, char *buf, size_t cap) {
@@ -109,10 +62,10 @@ static void test_remove_identity(void **state) {
     hg_graph *g;
     hg_assert_ok(hg_graph_new(&g));
     int64_t d[2] = {2, 3};
-    int64_t x = add_input(g, "x", 2, d);
-    int64_t a = add_node(g, HG_OP_IDENTITY, "id1", &x, 1, NULL);
-    int64_t b = add_node(g, HG_OP_RELU, "relu", &a, 1, NULL);
-    int64_t c = add_node(g, HG_OP_DROPOUT, "drop", &b, 1, NULL);
+    int64_t x = tg_input(g, "x", 2, d);
+    int64_t a = tg_node(g, HG_OP_IDENTITY, "id1", &x, 1, NULL);
+    int64_t b = tg_node(g, HG_OP_RELU, "relu", &a, 1, NULL);
+    int64_t c = tg_node(g, HG_OP_DROPOUT, "drop", &b, 1, NULL);
     hg_assert_ok(hg_graph_add_output(g, c));
     hg_ndarray *in = random_array(2, d, 1);
     hg_ndarray *before = run1(g, in);
@@ -133,8 +86,8 @@ static void test_remove_identity(void **state) {
 
     /* Identity from an input straight to the output must stay (both names are needed). */
     hg_assert_ok(hg_graph_new(&g));
-    x = add_input(g, "x", 2, d);
-    a = add_node(g, HG_OP_IDENTITY, "id", &x, 1, NULL);
+    x = tg_input(g, "x", 2, d);
+    a = tg_node(g, HG_OP_IDENTITY, "id", &x, 1, NULL);
     hg_assert_ok(hg_graph_add_output(g, a));
     hg_assert_ok(hg_graph_remove_identity(g));
     assert_ops(g, "Identity");
@@ -147,18 +100,18 @@ static void test_fold_constants(void **state) {
     hg_assert_ok(hg_graph_new(&g));
     int64_t d[2] = {1, 4};
     double w[4] = {1, 2, 3, 4}, s[1] = {0.5};
-    int64_t x = add_input(g, "x", 2, d);
-    int64_t cw = add_const(g, "w", 2, d, w);
-    int64_t cs = add_const(g, "s", 0, d, s);
+    int64_t x = tg_input(g, "x", 2, d);
+    int64_t cw = tg_const(g, "w", 2, d, w);
+    int64_t cs = tg_const(g, "s", 0, d, s);
     /* (w * 0.5) transposed twice and reshaped: all constant. */
     int64_t ins[2] = {cw, cs};
-    int64_t m = add_node(g, HG_OP_MUL, "scale", ins, 2, NULL);
+    int64_t m = tg_node(g, HG_OP_MUL, "scale", ins, 2, NULL);
     int64_t shape[1] = {4};
-    int64_t cshape = add_const_i64(g, "shape", 1, shape);
+    int64_t cshape = tg_const_i64(g, "shape", 1, shape);
     int64_t rin[2] = {m, cshape};
-    int64_t r = add_node(g, HG_OP_RESHAPE, "flat", rin, 2, NULL);
+    int64_t r = tg_node(g, HG_OP_RESHAPE, "flat", rin, 2, NULL);
     int64_t ain[2] = {x, r};
-    int64_t y = add_node(g, HG_OP_ADD, "add", ain, 2, NULL);
+    int64_t y = tg_node(g, HG_OP_ADD, "add", ain, 2, NULL);
     hg_assert_ok(hg_graph_add_output(g, y));
     assert_ops(g, "Mul,Reshape,Add");
     hg_assert_ok(hg_graph_fold_constants(g));
@@ -193,17 +146,17 @@ static void test_fold_batchnorm_conv(void **state) {
         mu[i] = hg_test_rng_uniform(&r, -1, 1);
         var[i] = hg_test_rng_uniform(&r, 0.2, 2);
     }
-    int64_t x = add_input(g, "x", 4, xd);
-    int64_t cin[3] = {x, add_const(g, "w", 4, wd, w), add_const(g, "b", 1, cd, b)};
+    int64_t x = tg_input(g, "x", 4, xd);
+    int64_t cin[3] = {x, tg_const(g, "w", 4, wd, w), tg_const(g, "b", 1, cd, b)};
     hg_node_attr ca;
     hg_node_attr_default(HG_OP_CONV, &ca);
     ca.window.group = 2; /* grouped: 2 output channels per group */
     ca.window.n_spatial = 2;
     ca.window.pads[0] = ca.window.pads[1] = ca.window.pads[2] = ca.window.pads[3] = 1;
-    int64_t cv = add_node(g, HG_OP_CONV, "conv", cin, 3, &ca);
-    int64_t bin[5] = {cv, add_const(g, "sc", 1, cd, sc), add_const(g, "bb", 1, cd, bb),
-                      add_const(g, "mu", 1, cd, mu), add_const(g, "var", 1, cd, var)};
-    int64_t y = add_node(g, HG_OP_BATCHNORM, "bn", bin, 5, NULL);
+    int64_t cv = tg_node(g, HG_OP_CONV, "conv", cin, 3, &ca);
+    int64_t bin[5] = {cv, tg_const(g, "sc", 1, cd, sc), tg_const(g, "bb", 1, cd, bb),
+                      tg_const(g, "mu", 1, cd, mu), tg_const(g, "var", 1, cd, var)};
+    int64_t y = tg_node(g, HG_OP_BATCHNORM, "bn", bin, 5, NULL);
     hg_assert_ok(hg_graph_add_output(g, y));
     hg_ndarray *in = random_array(4, xd, 2);
     hg_ndarray *before = run1(g, in);
@@ -237,17 +190,17 @@ static void test_fold_batchnorm_gemm(void **state) {
             mu[i] = hg_test_rng_uniform(&r, -1, 1);
             var[i] = hg_test_rng_uniform(&r, 0.2, 2);
         }
-        int64_t x = add_input(g, "x", 2, xd);
-        int64_t gin[3] = {x, add_const(g, "w", 2, wd, w), add_const(g, "c", 1, cd, c)};
+        int64_t x = tg_input(g, "x", 2, xd);
+        int64_t gin[3] = {x, tg_const(g, "w", 2, wd, w), tg_const(g, "c", 1, cd, c)};
         hg_node_attr ga;
         hg_node_attr_default(HG_OP_GEMM, &ga);
         ga.gemm.trans_b = trans_b;
         ga.gemm.alpha = 0.7;
         ga.gemm.beta = 1.3;
-        int64_t gm = add_node(g, HG_OP_GEMM, "gemm", gin, 3, &ga);
-        int64_t bin[5] = {gm, add_const(g, "sc", 1, cd, sc), add_const(g, "bb", 1, cd, bb),
-                          add_const(g, "mu", 1, cd, mu), add_const(g, "var", 1, cd, var)};
-        int64_t y = add_node(g, HG_OP_BATCHNORM, "bn", bin, 5, NULL);
+        int64_t gm = tg_node(g, HG_OP_GEMM, "gemm", gin, 3, &ga);
+        int64_t bin[5] = {gm, tg_const(g, "sc", 1, cd, sc), tg_const(g, "bb", 1, cd, bb),
+                          tg_const(g, "mu", 1, cd, mu), tg_const(g, "var", 1, cd, var)};
+        int64_t y = tg_node(g, HG_OP_BATCHNORM, "bn", bin, 5, NULL);
         hg_assert_ok(hg_graph_add_output(g, y));
         hg_ndarray *in = random_array(2, xd, 3);
         hg_ndarray *before = run1(g, in);
@@ -269,11 +222,11 @@ static void test_fold_batchnorm_not_applicable(void **state) {
     hg_assert_ok(hg_graph_new(&g));
     int64_t xd[4] = {1, 2, 2, 2}, cd[1] = {2};
     double one[2] = {1, 1}, zero[2] = {0, 0};
-    int64_t x = add_input(g, "x", 4, xd);
-    int64_t rl = add_node(g, HG_OP_RELU, "relu", &x, 1, NULL);
-    int64_t bin[5] = {rl, add_const(g, "s", 1, cd, one), add_const(g, "b", 1, cd, zero),
-                      add_const(g, "m", 1, cd, zero), add_const(g, "v", 1, cd, one)};
-    int64_t y = add_node(g, HG_OP_BATCHNORM, "bn", bin, 5, NULL);
+    int64_t x = tg_input(g, "x", 4, xd);
+    int64_t rl = tg_node(g, HG_OP_RELU, "relu", &x, 1, NULL);
+    int64_t bin[5] = {rl, tg_const(g, "s", 1, cd, one), tg_const(g, "b", 1, cd, zero),
+                      tg_const(g, "m", 1, cd, zero), tg_const(g, "v", 1, cd, one)};
+    int64_t y = tg_node(g, HG_OP_BATCHNORM, "bn", bin, 5, NULL);
     hg_assert_ok(hg_graph_add_output(g, y));
     hg_assert_ok(hg_graph_fold_batchnorm(g));
     assert_ops(g, "Relu,BatchNormalization");
@@ -286,11 +239,11 @@ static void test_fuse_square(void **state) {
     hg_assert_ok(hg_graph_new(&g));
     int64_t d[2] = {2, 3}, sd[1] = {1};
     double two[1] = {2};
-    int64_t x = add_input(g, "x", 2, d);
+    int64_t x = tg_input(g, "x", 2, d);
     int64_t mi[2] = {x, x};
-    int64_t m = add_node(g, HG_OP_MUL, "mul", mi, 2, NULL);
-    int64_t pi[2] = {m, add_const(g, "two", 1, sd, two)};
-    int64_t p = add_node(g, HG_OP_POW, "pow", pi, 2, NULL);
+    int64_t m = tg_node(g, HG_OP_MUL, "mul", mi, 2, NULL);
+    int64_t pi[2] = {m, tg_const(g, "two", 1, sd, two)};
+    int64_t p = tg_node(g, HG_OP_POW, "pow", pi, 2, NULL);
     hg_assert_ok(hg_graph_add_output(g, p));
     hg_ndarray *in = random_array(2, d, 4);
     hg_ndarray *before = run1(g, in);
@@ -315,16 +268,16 @@ static void test_fuse_relu6(void **state) {
     hg_assert_ok(hg_graph_new(&g));
     int64_t d[2] = {2, 8};
     double six[1] = {6}, zero[1] = {0}, five[1] = {5};
-    int64_t x = add_input(g, "x", 2, d);
+    int64_t x = tg_input(g, "x", 2, d);
     /* Min(Relu(x), 6) */
-    int64_t r = add_node(g, HG_OP_RELU, "relu", &x, 1, NULL);
-    int64_t mi[2] = {add_const(g, "six", 0, d, six), r};
-    int64_t m = add_node(g, HG_OP_MIN, "min", mi, 2, NULL);
+    int64_t r = tg_node(g, HG_OP_RELU, "relu", &x, 1, NULL);
+    int64_t mi[2] = {tg_const(g, "six", 0, d, six), r};
+    int64_t m = tg_node(g, HG_OP_MIN, "min", mi, 2, NULL);
     /* Clip(m, 0, 6) from constant inputs, then Clip(., 0, 5) which stays a Clip. */
-    int64_t ci[3] = {m, add_const(g, "zero", 0, d, zero), add_const(g, "six2", 0, d, six)};
-    int64_t c = add_node(g, HG_OP_CLIP, "clip", ci, 3, NULL);
-    int64_t ci2[3] = {c, add_const(g, "zero2", 0, d, zero), add_const(g, "five", 0, d, five)};
-    int64_t c2 = add_node(g, HG_OP_CLIP, "clip5", ci2, 3, NULL);
+    int64_t ci[3] = {m, tg_const(g, "zero", 0, d, zero), tg_const(g, "six2", 0, d, six)};
+    int64_t c = tg_node(g, HG_OP_CLIP, "clip", ci, 3, NULL);
+    int64_t ci2[3] = {c, tg_const(g, "zero2", 0, d, zero), tg_const(g, "five", 0, d, five)};
+    int64_t c2 = tg_node(g, HG_OP_CLIP, "clip5", ci2, 3, NULL);
     hg_assert_ok(hg_graph_add_output(g, c2));
     hg_ndarray *in = random_array(2, d, 5);
     for (size_t i = 0; i < in->size; i++)
@@ -349,17 +302,17 @@ static void test_infer_shapes_and_batch(void **state) {
     hg_assert_ok(hg_graph_new(&g));
     int64_t xd[4] = {-1, 1, 6, 6}, wd[4] = {2, 1, 3, 3};
     double w[18] = {0};
-    int64_t x = add_input(g, "x", 4, xd);
-    int64_t cin[2] = {x, add_const(g, "w", 4, wd, w)};
+    int64_t x = tg_input(g, "x", 4, xd);
+    int64_t cin[2] = {x, tg_const(g, "w", 4, wd, w)};
     hg_node_attr ca;
     hg_node_attr_default(HG_OP_CONV, &ca);
     ca.window.auto_pad = HG_PAD_SAME_UPPER;
     ca.window.strides[0] = ca.window.strides[1] = 2;
-    int64_t cv = add_node(g, HG_OP_CONV, "conv", cin, 2, &ca);
-    int64_t fl = add_node(g, HG_OP_FLATTEN, "flat", &cv, 1, NULL);
+    int64_t cv = tg_node(g, HG_OP_CONV, "conv", cin, 2, &ca);
+    int64_t fl = tg_node(g, HG_OP_FLATTEN, "flat", &cv, 1, NULL);
     hg_node_attr ta;
     hg_node_attr_default(HG_OP_TRANSPOSE, &ta);
-    int64_t tr = add_node(g, HG_OP_TRANSPOSE, "tr", &fl, 1, &ta);
+    int64_t tr = tg_node(g, HG_OP_TRANSPOSE, "tr", &fl, 1, &ta);
     hg_assert_ok(hg_graph_add_output(g, tr));
     hg_assert_ok(hg_graph_infer_shapes(g, 5));
     hg_shape s;
@@ -388,18 +341,18 @@ static void test_depth_report(void **state) {
     hg_assert_ok(hg_graph_new(&g));
     int64_t d[2] = {1, 4}, wd[2] = {4, 4}, cd[1] = {4};
     double w[16] = {0}, c[4] = {0};
-    int64_t x = add_input(g, "x", 2, d);
+    int64_t x = tg_input(g, "x", 2, d);
     /* Gemm (1) -> Square (1) -> Relu | Gemm (1) + (x * c) (1) -> Add -> outputs */
-    int64_t gi[2] = {x, add_const(g, "w", 2, wd, w)};
-    int64_t g1 = add_node(g, HG_OP_GEMM, "g1", gi, 2, NULL);
-    int64_t sq = add_node(g, HG_OP_SQUARE, "sq", &g1, 1, NULL);
-    int64_t rl = add_node(g, HG_OP_RELU, "relu", &sq, 1, NULL);
-    int64_t gi2[2] = {rl, add_const(g, "w2", 2, wd, w)};
-    int64_t g2 = add_node(g, HG_OP_GEMM, "g2", gi2, 2, NULL);
-    int64_t g3i[2] = {g2, add_const(g, "c", 1, cd, c)};
-    int64_t g3 = add_node(g, HG_OP_MUL, "scale", g3i, 2, NULL);
+    int64_t gi[2] = {x, tg_const(g, "w", 2, wd, w)};
+    int64_t g1 = tg_node(g, HG_OP_GEMM, "g1", gi, 2, NULL);
+    int64_t sq = tg_node(g, HG_OP_SQUARE, "sq", &g1, 1, NULL);
+    int64_t rl = tg_node(g, HG_OP_RELU, "relu", &sq, 1, NULL);
+    int64_t gi2[2] = {rl, tg_const(g, "w2", 2, wd, w)};
+    int64_t g2 = tg_node(g, HG_OP_GEMM, "g2", gi2, 2, NULL);
+    int64_t g3i[2] = {g2, tg_const(g, "c", 1, cd, c)};
+    int64_t g3 = tg_node(g, HG_OP_MUL, "scale", g3i, 2, NULL);
     int64_t ai[2] = {g3, rl};
-    int64_t ad = add_node(g, HG_OP_ADD, "add", ai, 2, NULL);
+    int64_t ad = tg_node(g, HG_OP_ADD, "add", ai, 2, NULL);
     hg_assert_ok(hg_graph_add_output(g, ad));
     hg_depth_report r;
     hg_assert_ok(hg_graph_depth_report(g, &r));
@@ -426,15 +379,15 @@ static void test_optimize_pipeline(void **state) {
     hg_assert_ok(hg_graph_new(&g));
     int64_t d[2] = {-1, 3}, sd[1] = {1};
     double six[1] = {6}, two[1] = {2};
-    int64_t x = add_input(g, "x", 2, d);
-    int64_t id = add_node(g, HG_OP_IDENTITY, "id", &x, 1, NULL);
-    int64_t r = add_node(g, HG_OP_RELU, "relu", &id, 1, NULL);
-    int64_t mi[2] = {r, add_const(g, "six", 1, sd, six)};
-    int64_t m = add_node(g, HG_OP_MIN, "min", mi, 2, NULL);
-    int64_t di[2] = {m, add_const(g, "two", 1, sd, two)};
-    int64_t dv = add_node(g, HG_OP_DIV, "half", di, 2, NULL);
+    int64_t x = tg_input(g, "x", 2, d);
+    int64_t id = tg_node(g, HG_OP_IDENTITY, "id", &x, 1, NULL);
+    int64_t r = tg_node(g, HG_OP_RELU, "relu", &id, 1, NULL);
+    int64_t mi[2] = {r, tg_const(g, "six", 1, sd, six)};
+    int64_t m = tg_node(g, HG_OP_MIN, "min", mi, 2, NULL);
+    int64_t di[2] = {m, tg_const(g, "two", 1, sd, two)};
+    int64_t dv = tg_node(g, HG_OP_DIV, "half", di, 2, NULL);
     int64_t si[2] = {dv, dv};
-    int64_t sq = add_node(g, HG_OP_MUL, "sq", si, 2, NULL);
+    int64_t sq = tg_node(g, HG_OP_MUL, "sq", si, 2, NULL);
     hg_assert_ok(hg_graph_add_output(g, sq));
     hg_assert_ok(hg_graph_optimize(g, 4));
     assert_ops(g, "Relu6,Div,Square");
@@ -459,26 +412,26 @@ static void test_errors(void **state) {
     hg_graph *g;
     hg_assert_ok(hg_graph_new(&g));
     int64_t d[2] = {2, 3}, d2[2] = {4, 5};
-    int64_t x = add_input(g, "x", 2, d);
-    int64_t y = add_input(g, "y", 2, d2);
+    int64_t x = tg_input(g, "x", 2, d);
+    int64_t y = tg_input(g, "y", 2, d2);
     int64_t ai[2] = {x, y};
-    int64_t a = add_node(g, HG_OP_ADD, "bad_add", ai, 2, NULL);
+    int64_t a = tg_node(g, HG_OP_ADD, "bad_add", ai, 2, NULL);
     hg_assert_ok(hg_graph_add_output(g, a));
     hg_assert_fails(hg_graph_infer_shapes(g, 0), HG_ERR_FORMAT, "Add node 'bad_add'");
     hg_assert_fails(hg_graph_infer_shapes(g, 0), HG_ERR_FORMAT, "do not broadcast");
     /* A divisor that is an input is not supported. */
     int64_t di[2] = {x, x};
-    int64_t dv = add_node(g, HG_OP_DIV, "div", di, 2, NULL);
+    int64_t dv = tg_node(g, HG_OP_DIV, "div", di, 2, NULL);
     hg_assert_ok(hg_graph_add_output(g, dv));
     hg_assert_fails(hg_graph_resolve_operands(g), HG_ERR_UNSUPPORTED, "must be a constant");
     hg_graph_free(g);
 
     /* Reshape that cannot hold the elements, Pow by 3, bad inputs to hg_plain_run. */
     hg_assert_ok(hg_graph_new(&g));
-    x = add_input(g, "x", 2, d);
+    x = tg_input(g, "x", 2, d);
     int64_t shp[2] = {4, -1};
-    int64_t ri[2] = {x, add_const_i64(g, "shape", 2, shp)};
-    int64_t rs = add_node(g, HG_OP_RESHAPE, "reshape", ri, 2, NULL);
+    int64_t ri[2] = {x, tg_const_i64(g, "shape", 2, shp)};
+    int64_t rs = tg_node(g, HG_OP_RESHAPE, "reshape", ri, 2, NULL);
     hg_assert_ok(hg_graph_add_output(g, rs));
     hg_assert_fails(hg_graph_infer_shapes(g, 0), HG_ERR_FORMAT, "cannot infer -1");
     hg_ndarray *in = random_array(2, d2, 1);
@@ -490,7 +443,7 @@ static void test_errors(void **state) {
     hg_ndarray_free(in);
     double three[1] = {3};
     int64_t sd[1] = {1};
-    int64_t pi[2] = {x, add_const(g, "three", 1, sd, three)};
+    int64_t pi[2] = {x, tg_const(g, "three", 1, sd, three)};
     int64_t pv;
     hg_assert_ok(hg_graph_add_value(g, "p", HG_VALUE_NODE, HG_DTYPE_FLOAT32, &pv));
     hg_assert_ok(hg_graph_add_node(g, HG_OP_POW, "pow3", pi, 2, pv, NULL));
@@ -508,7 +461,7 @@ static void test_errors(void **state) {
 
     /* hg_graph_check: a node reading a value computed after it (a cycle). */
     hg_assert_ok(hg_graph_new(&g));
-    x = add_input(g, "x", 2, d);
+    x = tg_input(g, "x", 2, d);
     int64_t later;
     hg_assert_ok(hg_graph_add_value(g, "later", HG_VALUE_NODE, HG_DTYPE_FLOAT32, &later));
     int64_t first;
