@@ -7,8 +7,10 @@ files), after building hegraph (the exports are checked with `hegraph eval`):
 
     /usr/bin/python3 scripts/export_mobilenetv2.py --width 0.35 --size 96 \
         [--out models/mobilenetv2_035_96.onnx] [--ref-dir tests/data/mobilenetv2_035_96]
-    /usr/bin/python3 scripts/export_mobilenetv2.py --reduced        # models/mobilenetv2_reduced.onnx
-    /usr/bin/python3 scripts/export_mobilenetv2.py --all            # every width x size, data/mobilenetv2/
+    /usr/bin/python3 scripts/export_mobilenetv2.py --reduced   # models/mobilenetv2_reduced.onnx
+    /usr/bin/python3 scripts/export_mobilenetv2.py --all       # every width x size into
+                                                               # data/mobilenetv2/
+    /usr/bin/python3 scripts/export_mobilenetv2.py --stats MODEL.onnx ...   # figures only
 
 Widths 0.35, 0.5, 0.75, 1.0 and input sizes 96, 128, 160, 192, 224 (any multiple of 32 works).
 `--reduced` builds a reduced MobileNetV2 for quick tests: torchvision's own blocks, a 32 x 32
