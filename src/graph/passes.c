@@ -159,6 +159,9 @@ static const char *const slot_names[HG_OP_COUNT][3] = {
 };
 
 static hg_status need_const(const hg_graph *g, const hg_node *n, size_t k, bool strict, bool *ok) {
+    *ok = false;
+    if (n->inputs[k] < 0)
+        return hg_node_fail(HG_ERR_FORMAT, n, "the %s operand is omitted", slot_names[n->op][k]);
     *ok = is_const(g, n->inputs[k]);
     if (!*ok && strict)
         return hg_node_fail(HG_ERR_UNSUPPORTED, n,
@@ -198,8 +201,12 @@ hg_status hg_node_resolve(hg_graph *g, hg_node *n, bool strict) {
         break;
     }
     case HG_OP_PAD: {
-        if (n->n_inputs < 2)
+        if (n->n_inputs < 2 || n->inputs[1] < 0) {
+            /* Pads come from an attribute before opset 11, from an input since. */
+            if (n->attr.pad.rank < 0)
+                return hg_node_fail(HG_ERR_FORMAT, n, "no pads");
             break;
+        }
         HG_TRY(need_const(g, n, 1, strict, &ok));
         bool ok2 = true;
         if (n->n_inputs > 2 && n->inputs[2] >= 0)

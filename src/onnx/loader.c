@@ -617,6 +617,12 @@ static hg_status load_node(load_ctx *c, const Onnx__NodeProto *np, size_t index)
                 s = CTX_FAIL(c, HG_ERR_FORMAT, "first input omitted");
                 goto out;
             }
+            /* Only optional inputs may be omitted: those past the op's minimum, of an op with
+             * a fixed number of inputs (every input of Concat and Min is required). */
+            if ((int)k < info->min_inputs || info->max_inputs < 0) {
+                s = CTX_FAIL(c, HG_ERR_FORMAT, "input %zu omitted (it is required)", k);
+                goto out;
+            }
             ins[k] = -1;
             continue;
         }
