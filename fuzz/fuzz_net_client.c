@@ -62,6 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     hg_net_client_opts_default(&o);
     o.timeout_ms = 2000;
     o.max_frame_bytes = 1 << 20;
+    o.max_tensor_bytes = 256 << 20; /* below libFuzzer's -malloc_limit_mb */
     o.allow_insecure = true;
     o.require_masked = data[0] & 1;
     o.threads = 1;

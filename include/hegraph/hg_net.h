@@ -44,6 +44,7 @@ extern "C" {
 #define HG_NET_DEFAULT_PIECE_CTS         256
 #define HG_NET_DEFAULT_SERVER_TIMEOUT_MS 60000
 #define HG_NET_DEFAULT_CLIENT_TIMEOUT_MS 600000
+#define HG_NET_DEFAULT_MAX_TENSOR ((uint64_t)16 << 30)
 
 /* ---- logging ----------------------------------------------------------------------------------
  */
@@ -119,6 +120,10 @@ HG_API void hg_net_server_stop(hg_net_server *s);
 typedef struct hg_net_client_opts {
     int timeout_ms;           /* silence that ends the session (default 10 min) */
     uint64_t max_frame_bytes; /* largest frame accepted (default 1 GiB) */
+    /* Largest tensor whose shape the server sets that the client assembles in memory (an
+     * output, an activation request answered whole), in bytes (default 16 GiB); larger ones
+     * end the session with HG_ERR_LIMIT before anything is allocated. */
+    uint64_t max_tensor_bytes;
     bool allow_insecure;      /* accept parameters below the security table: tests only */
     bool require_masked;      /* refuse unmasked activation requests */
     int threads;              /* for decryption and encryption (0: all cores) */

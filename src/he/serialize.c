@@ -252,14 +252,21 @@ static hg_status read_full_shape(hg_reader *r, hg_shape *s) {
         return hg_fail(HG_ERR_FORMAT, "activation request: rank %u", rank);
     memset(s, 0, sizeof *s);
     s->rank = (int)rank;
+    uint64_t total = 1;
     for (int d = 0; d < HG_MAX_RANK; d++) {
         uint64_t v;
         HG_TRY(hg_read_u64(r, &v));
         if (d < s->rank && (v < 1 || v > (uint64_t)HG_MAX_ELEMENTS))
             return hg_fail(HG_ERR_FORMAT, "activation request: dimension %d is %llu", d,
                            (unsigned long long)v);
-        if (d < s->rank)
+        if (d < s->rank) {
+            /* Below 2^28 before each product: no overflow, and counts stay meaningful. */
+            total *= v;
+            if (total > (uint64_t)HG_MAX_ELEMENTS)
+                return hg_fail(HG_ERR_FORMAT, "activation request: more than %lld elements",
+                               (long long)HG_MAX_ELEMENTS);
             s->dims[d] = (int64_t)v;
+        }
     }
     return HG_OK;
 }

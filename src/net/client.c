@@ -44,6 +44,7 @@ void hg_net_client_opts_default(hg_net_client_opts *o) {
     memset(o, 0, sizeof *o);
     o->timeout_ms = HG_NET_DEFAULT_CLIENT_TIMEOUT_MS;
     o->max_frame_bytes = HG_NET_DEFAULT_MAX_FRAME;
+    o->max_tensor_bytes = HG_NET_DEFAULT_MAX_TENSOR;
 }
 
 /* Ends the session after a failure on this side: the server hears why, the socket is shut. */
@@ -201,6 +202,8 @@ hg_status hg_net_client_connect(const char *address, const hg_ckks_ctx *ctx, con
         c->o.timeout_ms = HG_NET_DEFAULT_CLIENT_TIMEOUT_MS;
     if (!c->o.max_frame_bytes)
         c->o.max_frame_bytes = HG_NET_DEFAULT_MAX_FRAME;
+    if (!c->o.max_tensor_bytes)
+        c->o.max_tensor_bytes = HG_NET_DEFAULT_MAX_TENSOR;
     c->ctx = ctx;
     c->sk = sk;
     c->pk = pk;
@@ -448,8 +451,10 @@ static hg_status answer_piece(hg_net_client *c, request *r, const Hgnet__Activat
                            "a request of %zu ciphertexts with output shape of "
                            "%zu in groups of %zu",
                            r->count, net_shape_count(&a->out_shape, 1), r->group);
-        if (!r->piecewise)
+        if (!r->piecewise) {
             net_assembly_init(&r->whole, &a->in_shape);
+            r->whole.max_bytes = c->o.max_tensor_bytes;
+        }
         c->last_request = m->id;
         c->st.requests++;
         c->st.masked_requests += a->masked;
@@ -596,8 +601,10 @@ static hg_status infer(hg_net_client *c, const hg_ndarray *const *inputs, size_t
                 if (s == HG_OK && !same)
                     s = hg_fail(HG_ERR_PROTOCOL, "output %zu does not have the announced shape",
                                 next_out);
-                if (s == HG_OK)
+                if (s == HG_OK) {
                     net_assembly_init(&out, &shape);
+                    out.max_bytes = c->o.max_tensor_bytes;
+                }
             }
             if (s == HG_OK)
                 s = net_assembly_add(&out, c->ctx, o->piece, "encrypted output");

@@ -93,10 +93,23 @@ hg_status net_assembly_add(net_assembly *a, const hg_ckks_ctx *ctx, const Hgnet_
                        "(%lld, n)",
                        what, p->index, ps.rank, (long long)ps.dims[0], (long long)a->shape.dims[0]);
     }
-    if (!a->t)
-        s = hg_he_tensor_new_empty(ctx, &a->shape, hg_he_tensor_level(part),
-                                   hg_he_tensor_components(part), hg_he_tensor_scale(part),
-                                   hg_he_tensor_complex(part), &a->t);
+    if (!a->t) {
+        /* The whole tensor is allocated with its first piece: when its shape comes from the
+         * peer, its size is bounded first. */
+        const uint64_t ct_bytes = (uint64_t)hg_he_tensor_components(part) *
+                                  (uint64_t)(hg_he_tensor_level(part) + 1) *
+                                  hg_ckks_params_n(hg_ckks_ctx_params(ctx)) * sizeof(uint64_t);
+        if (a->max_bytes && a->count > a->max_bytes / ct_bytes)
+            s = hg_fail(HG_ERR_LIMIT,
+                        "%s: %zu ciphertexts of %llu KiB, above the limit of %llu MiB for a "
+                        "tensor",
+                        what, a->count, (unsigned long long)(ct_bytes >> 10),
+                        (unsigned long long)(a->max_bytes >> 20));
+        else
+            s = hg_he_tensor_new_empty(ctx, &a->shape, hg_he_tensor_level(part),
+                                       hg_he_tensor_components(part), hg_he_tensor_scale(part),
+                                       hg_he_tensor_complex(part), &a->t);
+    }
     if (s == HG_OK) {
         s = hg_he_tensor_paste(a->t, a->received, part);
         if (s != HG_OK)

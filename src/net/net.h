@@ -135,6 +135,9 @@ typedef struct net_assembly {
     size_t count;    /* ciphertexts expected */
     size_t received;
     uint32_t next, n_pieces;
+    /* Bound on the tensor's memory when its shape comes from the peer (HG_ERR_LIMIT above,
+     * checked before the tensor is allocated with the first piece); 0: none. */
+    uint64_t max_bytes;
 } net_assembly;
 
 /* Starts an assembly of a tensor of `shape`. */
