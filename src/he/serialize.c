@@ -153,30 +153,33 @@ hg_status hg_he_tensor_read(const hg_ckks_ctx *ctx, const void *buf, size_t len,
                        "present", count, hg_reader_left(&r));
     hg_he_tensor *t;
     HG_TRY(hg_he_tensor_new(ctx, &shape, (int)level, size, scale, complex_packing, &t));
-    hg_status s = HG_OK;
-    bool all_seeded = true;
+    /* Each ciphertext is read into a ciphertext of its own, then copied into the tensor once
+     * its state is checked: read into a view of the tensor, a ciphertext that announces more
+     * components or limbs than the tensor would make the reader grow (free) the view. */
+    hg_ckks_ct *ct = NULL;
+    hg_status s = hg_ckks_ct_new(ctx, &ct);
+    const size_t words = (size_t)size * (level + 1) * ctx->n;
     for (size_t k = 0; k < count && s == HG_OK; k++) {
         uint32_t n;
         const uint8_t *p;
         s = hg_read_u32(&r, &n);
         if (s == HG_OK)
             s = hg_read_view(&r, &p, n);
-        hg_ckks_ct v;
-        hg_he_ct_view(t, k, &v);
         if (s == HG_OK)
-            s = hg_ckks_ct_read(ctx, p, n, &v);
-        if (s == HG_OK && (v.level != (int)level || v.size != size ||
-                           fabs(v.scale - scale) > HG_CKKS_SCALE_TOL * scale))
+            s = hg_ckks_ct_read(ctx, p, n, ct);
+        if (s == HG_OK && (ct->level != (int)level || ct->size != size ||
+                           fabs(ct->scale - scale) > HG_CKKS_SCALE_TOL * scale))
             s = hg_fail(HG_ERR_FORMAT, "cipher tensor: ciphertext %zu has another state", k);
-        all_seeded &= v.seeded;
+        if (s == HG_OK)
+            memcpy(hg_he_ct_data(t, k), ct->data, words * sizeof(uint64_t));
     }
+    hg_ckks_ct_free(ct);
     if (s == HG_OK && hg_reader_left(&r))
         s = hg_fail(HG_ERR_FORMAT, "cipher tensor: %zu trailing bytes", hg_reader_left(&r));
     if (s != HG_OK) {
         hg_he_tensor_free(t);
         return s;
     }
-    (void)all_seeded;
     *out = t;
     return HG_OK;
 }
