@@ -34,10 +34,11 @@ from a fixed seed, made realistic in three deterministic steps:
    (scripts/prepare_images.py: random windows, flips, colour jitter, ImageNet normalization),
    with a cumulative average of the batch statistics, so that every layer sees activations of
    sensible ranges in evaluation mode.
-3. The classifier is centred and scaled on the same crops (in evaluation mode): its bias is set
-   so that each logit averages 0 over the crops, and its weights are scaled so that the logits
-   have standard deviation LOGIT_STD, as a trained classifier's spread, instead of the tiny
-   logits of the normal(0, 0.01) initialisation.
+3. The classifier is centred and scaled on the same crops (in evaluation mode): each row of its
+   weights loses its component along the mean of the pooled features, so that every logit
+   averages about 0 over the crops with a zero bias, and the weights are scaled so that the
+   logits have standard deviation LOGIT_STD, as a trained classifier's spread, instead of the
+   tiny logits of the normal(0, 0.01) initialisation.
 
 The model is exported in evaluation mode with ONNX opset 13 and a symbolic batch axis named
 `batch`; PyTorch folds each BatchNorm into its convolution, so the graph holds Conv (some
@@ -184,10 +185,14 @@ def calibrate(model, size, seed):
         fc = model.classifier[-1]
         w = fc.weight.double()
         mean = feats.double().mean(0)
-        logits = (feats.double() - mean) @ w.t()
-        a = LOGIT_STD / float(logits.std())
+        # Each row of the weights loses its component along the mean feature vector, so that
+        # every logit averages 0 with a zero bias (a bias of -w.mean would reach 60, far from
+        # a trained classifier's); then the weights are scaled to the wanted spread.
+        u = mean / mean.norm()
+        w = w - torch.outer(w @ u, u)
+        a = LOGIT_STD / float((feats.double() @ w.t()).std())
         fc.weight.copy_((a * w).float())
-        fc.bias.copy_((-a * (w @ mean)).float())
+        fc.bias.zero_()
 
 
 def build(width, size, reduced, seed, bn_affine):
@@ -298,10 +303,10 @@ def hegraph_eval(hegraph, model_path, x):
 
 
 def hegraph_info(hegraph, model_path):
-    """The figures of `hegraph info --batch 1`: per node its op and output elements per
+    """The figures of `hegraph info --batch 1 --plain`: per node its op and output elements per
     sample, the depth of each segment between activations, the ReLU6 count."""
-    text = subprocess.run([hegraph, "info", model_path, "--batch", "1"], check=True,
-                          capture_output=True, text=True).stdout
+    text = subprocess.run([hegraph, "info", model_path, "--batch", "1", "--plain"],
+                          check=True, capture_output=True, text=True).stdout
     layers = []
     for line in text.splitlines():
         m = re.match(r"\s+(\d+)\s+(\S+)\s+(\S+)\s+\[([\d, ]+)\]\s+(.*)$", line)

@@ -219,7 +219,21 @@ static void check_model(const model_case *mc) {
     hg_graph_free(g);
 }
 
-/* `hegraph info MODEL` from the build tree: the client ops, the depth and the parameters. */
+/* Runs a command and returns its output (stdout and stderr) in buf; fails on a non-zero exit. */
+static void run_command(const char *cmd, char *buf, size_t cap) {
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    size_t len = fread(buf, 1, cap - 1, f);
+    buf[len] = '\0';
+    int rc = pclose(f);
+    if (rc != 0) {
+        fprintf(stderr, "%s failed (%d):\n%s\n", cmd, rc, buf);
+        fail();
+    }
+}
+
+/* `hegraph info MODEL` from the build tree: with --plain, the graph after the passes (client
+ * ops, depth, parameters); without, also the encryption parameters, plan and memory. */
 static void check_info(const model_case *mc) {
     const char *bin = getenv("HG_BINARY_DIR");
     if (!bin || !*bin) {
@@ -227,18 +241,10 @@ static void check_info(const model_case *mc) {
         skip();
     }
     enter_source_dir();
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "'%s/hegraph' info models/%s.onnx 2>&1", bin, mc->stem);
-    FILE *f = popen(cmd, "r");
-    assert_non_null(f);
     static char text[1 << 16];
-    size_t len = fread(text, 1, sizeof text - 1, f);
-    text[len] = '\0';
-    int rc = pclose(f);
-    if (rc != 0) {
-        fprintf(stderr, "%s failed (%d):\n%s\n", cmd, rc, text);
-        fail();
-    }
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "'%s/hegraph' info models/%s.onnx --plain 2>&1", bin, mc->stem);
+    run_command(cmd, text, sizeof text);
 
     hg_graph *g = NULL;
     char model_path[256];
@@ -262,6 +268,16 @@ static void check_info(const model_case *mc) {
         fail();
     }
     hg_graph_free(g);
+
+    snprintf(cmd, sizeof cmd, "'%s/hegraph' info models/%s.onnx 2>&1", bin, mc->stem);
+    run_command(cmd, text, sizeof text);
+    const char *mem = strstr(text, "predicted peak memory");
+    if (!mem) {
+        fprintf(stderr, "hegraph info %s has no memory prediction:\n%s\n", mc->stem, text);
+        fail();
+    }
+    const char *eol = strchr(mem, '\n');
+    fprintf(stderr, "hegraph info %s: %.*s\n", mc->stem, eol ? (int)(eol - mem) : 64, mem);
 }
 
 static void test_reduced(void **state) {
