@@ -9,7 +9,8 @@
  *   bench_mobilenet [--model M.onnx] [--input X.pb] [--params P.json] [--batch B]
  *                   [--unmasked] [--max-memory GB]
  *
- * Default parameters are the paper's: N = 4096, primes {30, 22, 22, 30}, scale 2^22, complex
+ * Default parameters are the paper's ring and scale with room for masking: N = 4096, primes
+ * {36, 22, 22, 29} (the paper has {30, 22, 22, 30}; q_0 holds the masked values), scale 2^22, complex
  * packing (4096 images per batch), 128-bit security.
  */
 #include "hegraph/hegraph.h"
@@ -111,7 +112,7 @@ int main(int argc, char **argv) {
         CHECK(hg_he_params_parse_json(buf, n, &hp));
     } else {
         memset(&hp, 0, sizeof hp);
-        hp.lit = (hg_ckks_params_lit){.log_n = 12, .n_primes = 4, .bits = {30, 22, 22, 30},
+        hp.lit = (hg_ckks_params_lit){.log_n = 12, .n_primes = 4, .bits = {36, 22, 22, 29},
                                       .n_special = 1, .scale = 0x1p22, .security = 128};
         hp.complex_packing = true;
     }

@@ -40,8 +40,10 @@ typedef struct exec {
 
 static hg_status alloc_out(exec *x, int slot, const he_state *st, hg_he_tensor **out) {
     const hg_he_model *m = x->m;
-    HG_TRY(hg_he_tensor_new_pooled(m->pool, x->ctx, &m->slots[slot].shape, st->level,
-                                   st->size, st->scale, m->opts.complex_packing, out));
+    hg_shape shape = m->slots[slot].shape;
+    shape.dims[0] = x->batch; /* the batch of this run, at most the model's */
+    HG_TRY(hg_he_tensor_new_pooled(m->pool, x->ctx, &shape, st->level, st->size, st->scale,
+                                   m->opts.complex_packing, out));
     x->slot[slot] = *out;
     x->owned[slot] = true;
     x->live += (*out)->cap * sizeof(uint64_t);
@@ -479,9 +481,22 @@ static hg_status tile_map(exec *x, const he_step *st, size_t r0, size_t r1, size
 }
 
 /* Sends a request tensor through the client: drop, re-randomize, ask. */
-static hg_status tile_ask(exec *x, const he_step *client, hg_he_tensor *req, int drop,
-                          hg_he_tensor **ans) {
+static hg_status tile_ask(exec *x, const he_step *client, hg_he_tensor *req, bool rescale,
+                          int drop, hg_he_tensor **ans) {
     const hg_he_model *m = x->m;
+    if (rescale) {
+        const double q = (double)x->ctx->prime[req->level].mod.q;
+        hg_status err = HG_OK;
+#pragma omp parallel for num_threads(x->threads) schedule(static)
+        for (size_t k = 0; k < req->count; k++) {
+            hg_ckks_ct v;
+            hg_he_ct_view(req, k, &v);
+            PAR_ERR(err, hg_ckks_rescale(x->ev[omp_get_thread_num()], &v, &v));
+        }
+        HG_TRY(err);
+        req->level--;
+        req->scale /= q;
+    }
     if (drop >= 0 && drop < req->level) {
         hg_status err = HG_OK;
 #pragma omp parallel for num_threads(x->threads) schedule(static)
@@ -541,7 +556,7 @@ static hg_status step_tiled(exec *x, const he_step *st) {
         he_linear_free(l);
         l = NULL;
         if (s == HG_OK)
-            s = tile_ask(x, c1, r1, r->drop[0], &a1);
+            s = tile_ask(x, c1, r1, r->rescale[0], r->drop[0], &a1);
         tile_free(x, &r1);
         hg_he_tensor *last = a1;
         if (b && s == HG_OK) {
@@ -555,7 +570,7 @@ static hg_status step_tiled(exec *x, const he_step *st) {
             l = NULL;
             tile_free(x, &a1);
             if (s == HG_OK)
-                s = tile_ask(x, c2, r2, r->drop[1], &a2);
+                s = tile_ask(x, c2, r2, r->rescale[1], r->drop[1], &a2);
             tile_free(x, &r2);
             last = a2;
         }

@@ -242,11 +242,12 @@ typedef struct he_step {
  *      short form)
  *   c2: client                                    (S2 -> A2)
  *   d: linear, unmasks and accumulates            (A2 -> Y, the sum over tiles)
- * steps[] holds a, c1, b, c2, d (or a, c1, d) as planned; drop[k] the level each request is
- * dropped to before its client. */
+ * steps[] holds a, c1, b, c2, d (or a, c1, d) as planned; rescale[k] and drop[k] what happens
+ * to each request before its client (-1: no drop). */
 typedef struct he_region {
     he_step steps[5];
     int n; /* 5, or 3 in the short form */
+    bool rescale[2]; /* each request is rescaled before its drop */
     int drop[2];
     size_t n_tiles;
     size_t tile_bytes; /* the largest tile's intermediate tensors */

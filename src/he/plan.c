@@ -26,6 +26,9 @@
 /* Bits of integer range kept above the scale when choosing the lowest level for a client
  * activation: values up to 2^HEADROOM_BITS in magnitude decrypt correctly. */
 #define HEADROOM_BITS 8
+/* The least integer range a client activation is planned with: values up to 2^MIN_HEADROOM_BITS
+ * (after masking) in magnitude; below it the plan fails instead of decrypting garbage. */
+#define MIN_HEADROOM_BITS 4
 
 typedef struct planner {
     hg_he_model *m;
@@ -684,10 +687,24 @@ static hg_status plan_client(planner *p, size_t ni, int x) {
     if (mi >= 0)
         HG_TRY(plan_request(p, ni, x, mi, &req));
     he_state *st = &p->cur[req];
-    /* The lowest level whose modulus still holds the scale and the headroom. */
+    /* Masking factors up to 16 and, for Clip, a shift by its bound need room above the
+     * values. */
+    const double mask_bits = mi >= 0 ? 4 + (m->masks[mi]->kind == HE_MASK_CLIP ? 1 : 0) : 0;
+    const double headroom = HEADROOM_BITS + mask_bits;
+    if (log2(st->scale) + MIN_HEADROOM_BITS + mask_bits >= log2_modulus(p, st->level))
+        return hg_node_fail(HG_ERR_LEVEL, n,
+                            "the depth is exhausted: values at scale 2^%.1f with %.0f bits of "
+                            "headroom do not fit the modulus at level %d (2^%.1f)",
+                            log2(st->scale), MIN_HEADROOM_BITS + mask_bits, st->level,
+                            log2_modulus(p, st->level));
+    /* Down to the lowest level that holds the scale and the headroom: a request that carries a
+     * product's scale is rescaled first when that lets it drop (fewer limbs to send). */
     if (!used_later(p, req, ni)) {
+        if (st->pending && st->level >= 1 &&
+            log2_modulus(p, st->level - 1) >= log2(st->scale / prime(p, st->level)) + headroom)
+            HG_TRY(unpend(p, req, (int64_t)ni));
+        st = &p->cur[req];
         int level = st->level;
-        double headroom = HEADROOM_BITS + (mi >= 0 ? 4 : 0); /* masking factors up to 16 */
         while (level > 0 && log2_modulus(p, level - 1) >= log2(st->scale) + headroom)
             level--;
         HG_TRY(drop_to(p, req, level, (int64_t)ni));

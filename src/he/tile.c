@@ -50,7 +50,11 @@ static bool match(const hg_he_model *m, size_t i, he_region *r, size_t *end) {
         const he_mask *mk = m->masks[prev->mask_out];
         if (mk->kind == HE_MASK_POOL)
             return false;
-        if (++j < n && s[j].kind == HE_STEP_DROP && s[j].in[0] == prev->out) {
+        if (++j < n && s[j].kind == HE_STEP_RESCALE && s[j].in[0] == prev->out) {
+            r->rescale[k] = true;
+            j++;
+        }
+        if (j < n && s[j].kind == HE_STEP_DROP && s[j].in[0] == prev->out) {
             r->drop[k] = s[j].level;
             j++;
         }

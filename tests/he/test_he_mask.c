@@ -193,7 +193,43 @@ static void test_masked_values_hidden(void **state) {
     hg_graph_free(g);
 }
 
+/* A masked activation needs room for its factors above the values: where the modulus left at
+ * the activation cannot hold it, planning fails with a clear error instead of a run that
+ * decrypts wrapped values; the same model unmasked fits. */
+static void test_headroom(void **state) {
+    (void)state;
+    hg_ckks_params_lit lit = {.log_n = 10, .n_primes = 3, .bits = {36, 30, 50}, .n_special = 1,
+                              .scale = 0x1p30, .insecure = true};
+    hg_ckks_params *p;
+    hg_ckks_ctx *ctx;
+    hg_assert_ok(hg_ckks_params_new(&lit, &p));
+    hg_assert_ok(hg_ckks_ctx_new(p, &ctx));
+    hg_test_rng r;
+    hg_test_rng_init(&r, 61);
+    hg_graph *g;
+    hg_assert_ok(hg_graph_new(&g));
+    int64_t d[4] = {2, 1, 4, 4}, wd[4] = {1, 1, 2, 2};
+    hg_node_attr a;
+    hg_node_attr_default(HG_OP_CONV, &a);
+    int64_t in[2] = {tg_input(g, "x", 4, d), tg_random_const(g, "w", 4, wd, 1, &r)};
+    int64_t y = tg_node(g, HG_OP_CONV, "conv", in, 2, &a);
+    hg_assert_ok(hg_graph_add_output(g, tg_node(g, HG_OP_RELU, "relu", &y, 1, NULL)));
+    hg_assert_ok(hg_graph_optimize(g, 2));
+    hg_he_opts o;
+    hg_he_opts_default(&o);
+    hg_he_model *m = NULL;
+    o.masking = true;
+    hg_assert_fails(hg_he_model_new(g, ctx, &o, 2, &m), HG_ERR_LEVEL, "depth is exhausted");
+    o.masking = false;
+    hg_assert_ok(hg_he_model_new(g, ctx, &o, 2, &m));
+    hg_he_model_free(m);
+    hg_graph_free(g);
+    hg_ckks_ctx_free(ctx);
+    hg_ckks_params_free(p);
+}
+
 int main(void) {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_masked_values_hidden)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_masked_values_hidden),
+                                       cmocka_unit_test(test_headroom)};
     return cmocka_run_group_tests(tests, setup, teardown);
 }
