@@ -301,7 +301,7 @@ static void run_mode(const hg_he_model *m, const char *mode, hg_ndarray **tcp_ou
     /* Over TCP, in small pieces (several per request) and in one piece. */
     for (int big = 0; big <= 1; big++) {
         server sv;
-        server_start(&sv, m, 1, 5000, big ? 4096 : 7);
+        server_start(&sv, m, 1, 30000, big ? 4096 : 7);
         hg_net_stats st = {0};
         hg_ndarray *y = NULL;
         good_client(&sv, &F.keys, 2, &y, &st);
@@ -342,7 +342,7 @@ static void test_smaller_batch(void **state) {
     const hg_he_model *models[2] = {F.plain_model, F.masked_model};
     for (int i = 0; i < 2; i++) {
         server sv;
-        server_start(&sv, models[i], 1, 5000, 32);
+        server_start(&sv, models[i], 1, 30000, 32);
         hg_net_client *c = connect_keys(&sv, &F.keys, 20000);
         int64_t d[4] = {4, 1, 8, 8};
         hg_ndarray *x, *y;
@@ -386,7 +386,7 @@ static void *concurrent_client(void *arg) {
 static void test_concurrent_clients(void **state) {
     (void)state;
     server sv;
-    server_start(&sv, F.masked_model, 2, 5000, 16);
+    server_start(&sv, F.masked_model, 2, 30000, 16);
     concurrent a = {&sv, &F.keys}, b = {&sv, &F.keys2};
     pthread_t ta, tb;
     assert_int_equal(pthread_create(&ta, NULL, concurrent_client, &a), 0);
@@ -428,7 +428,7 @@ static void observer(void *user, uint64_t request, const hg_he_activation *act, 
 
 static void observe_first_request(const hg_he_model *m, seen *s) {
     server sv;
-    server_start(&sv, m, 1, 5000, 50);
+    server_start(&sv, m, 1, 30000, 50);
     hg_net_client *c = connect_keys(&sv, &F.keys, 20000);
     memset(s, 0, sizeof *s);
     hg_net_client_set_observer(c, observer, s);
