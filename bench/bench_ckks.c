@@ -45,6 +45,8 @@ enum {
     R_ADD_INPLACE,
     R_ADD_PLAIN_INPLACE,
     R_MUL_PLAIN_INPLACE,
+    R_WRITE,
+    R_READ,
     R_COUNT
 };
 
@@ -54,6 +56,7 @@ static const char *row_name[R_COUNT] = {
     "add scalar",            "multiply by plain",  "multiply by scalar",  "multiply, no relin",
     "relinearize",           "rescale to next",    "rotate by one",       "decode full vector",
     "add, in place",         "add plain, in place", "mul plain, in place",
+    "write ciphertext",      "read ciphertext",
 };
 
 static pset sets[] = {
@@ -176,6 +179,18 @@ static void run_set(const pset *ps) {
     TIME(t[R_ADD_INPLACE], CHECK(hg_ckks_add(ev, out, b, out)));
     TIME(t[R_ADD_PLAIN_INPLACE], CHECK(hg_ckks_add_plain(ev, out, pt, out)));
     TIME(t[R_MUL_PLAIN_INPLACE], CHECK(hg_ckks_mul_plain(ev, out, pt, out)));
+    /* Serialization of a full (unseeded) ciphertext, bit-packed residues. */
+    {
+        size_t cap = hg_ckks_ct_size_bytes(a), wrote = 0;
+        void *buf = malloc(cap);
+        if (!buf) {
+            fprintf(stderr, "bench_ckks: out of memory\n");
+            exit(1);
+        }
+        TIME(t[R_WRITE], CHECK(hg_ckks_ct_write(a, buf, cap, &wrote)));
+        TIME(t[R_READ], CHECK(hg_ckks_ct_read(ctx, buf, wrote, out)));
+        free(buf);
+    }
 
     printf("\nset %s: N = %zu, primes", ps->name, n);
     for (int i = 0; i < ps->lit.n_primes; i++)

@@ -61,26 +61,43 @@ static size_t packed_bytes(size_t n, int bits) {
     return (n * (size_t)bits + 7) / 8;
 }
 
+/* Little-endian 64-bit words, whatever the host's byte order. */
+static inline void store_le64(uint8_t *o, uint64_t x) {
+    for (int k = 0; k < 8; k++)
+        o[k] = (uint8_t)(x >> (8 * k));
+}
+
+static inline uint64_t load_le64(const uint8_t *p) {
+    uint64_t x = 0;
+    for (int k = 0; k < 8; k++)
+        x |= (uint64_t)p[k] << (8 * k);
+    return x;
+}
+
+/* n residues of `bits` bits each, least significant bit first, through a 128-bit accumulator
+ * that leaves 64 bits at a time. */
 static hg_status write_limb(hg_writer *w, const uint64_t *v, size_t n, int bits) {
     size_t bytes = packed_bytes(n, bits);
     if (bytes > w->cap - w->pos)
         return hg_fail(HG_ERR_INVALID_ARG, "output buffer too small");
     if (w->p) {
         uint8_t *o = w->p + w->pos;
-        memset(o, 0, bytes);
-        size_t bit = 0;
+        const uint64_t mask = bits == 64 ? UINT64_MAX : (UINT64_C(1) << bits) - 1;
+        hg_u128 acc = 0;
+        int have = 0;
+        size_t at = 0;
         for (size_t i = 0; i < n; i++) {
-            uint64_t x = v[i];
-            int left = bits;
-            while (left > 0) {
-                size_t byte = bit >> 3;
-                int off = (int)(bit & 7), take = 8 - off < left ? 8 - off : left;
-                o[byte] |= (uint8_t)((x & ((1u << take) - 1)) << off);
-                x >>= take;
-                bit += (size_t)take;
-                left -= take;
+            acc |= (hg_u128)(v[i] & mask) << have;
+            have += bits;
+            if (have >= 64) {
+                store_le64(o + at, (uint64_t)acc);
+                at += 8;
+                acc >>= 64;
+                have -= 64;
             }
         }
+        for (; have > 0; have -= 8, acc >>= 8)
+            o[at++] = (uint8_t)acc;
     }
     w->pos += bytes;
     return HG_OK;
@@ -89,23 +106,37 @@ static hg_status write_limb(hg_writer *w, const uint64_t *v, size_t n, int bits)
 static hg_status read_limb(hg_reader *r, uint64_t *v, size_t n, const hg_modulus *m,
                            const char *what, int limb) {
     const uint8_t *p;
-    HG_TRY(hg_read_view(r, &p, packed_bytes(n, m->bits)));
-    size_t bit = 0;
+    const size_t bytes = packed_bytes(n, m->bits);
+    HG_TRY(hg_read_view(r, &p, bytes));
+    const int bits = m->bits;
+    const uint64_t mask = bits == 64 ? UINT64_MAX : (UINT64_C(1) << bits) - 1;
+    hg_u128 acc = 0;
+    int have = 0;
+    size_t at = 0;
     for (size_t i = 0; i < n; i++) {
-        uint64_t x = 0;
-        int got = 0;
-        while (got < m->bits) {
-            size_t byte = bit >> 3;
-            int off = (int)(bit & 7), take = 8 - off < m->bits - got ? 8 - off : m->bits - got;
-            x |= (uint64_t)((p[byte] >> off) & ((1u << take) - 1)) << got;
-            got += take;
-            bit += (size_t)take;
+        if (have < bits) {
+            if (bytes - at >= 8) {
+                acc |= (hg_u128)load_le64(p + at) << have;
+                at += 8;
+                have += 64;
+            } else {
+                while (have < bits && at < bytes) {
+                    acc |= (hg_u128)p[at++] << have;
+                    have += 8;
+                }
+            }
         }
+        const uint64_t x = (uint64_t)acc & mask;
+        acc >>= bits;
+        have -= bits;
         if (x >= m->q)
             return hg_fail(HG_ERR_FORMAT, "%s: residue %zu of limb %d is %llu, not below %llu",
                            what, i, limb, (unsigned long long)x, (unsigned long long)m->q);
         v[i] = x;
     }
+    /* The padding bits of the last byte are zero in a well-formed limb. */
+    if (have > 0 && (uint64_t)acc != 0)
+        return hg_fail(HG_ERR_FORMAT, "%s: limb %d has nonzero padding bits", what, limb);
     return HG_OK;
 }
 
