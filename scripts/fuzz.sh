@@ -37,7 +37,7 @@ build=build-fuzz
 cc=$(command -v clang-14 || command -v clang)
 if [ ! -f "$build/CMakeCache.txt" ]; then
   cmake -S . -B "$build" -DCMAKE_C_COMPILER="$cc" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHG_FUZZ=ON \
-    -DHG_BUILD_TESTS=OFF -DHG_BUILD_BENCH=OFF >/dev/null
+    -DHG_BUILD_TESTS=OFF -DHG_BUILD_BENCH=OFF -DHG_WERROR="${HG_WERROR:-0}" >/dev/null
 fi
 cmake --build "$build" -j "$(nproc)" >/dev/null
 
