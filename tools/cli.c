@@ -1,6 +1,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,4 +75,33 @@ bool cli_parse_size_gb(const char *s, size_t *bytes) {
         return false;
     *bytes = (size_t)(v * 1e9);
     return true;
+}
+
+int cli_expect(const char *name, const hg_ndarray *o, const char *ref_path, double tol) {
+    hg_ndarray *ref;
+    hg_status s = hg_onnx_tensor_read_file(ref_path, &ref, NULL, NULL);
+    if (s != HG_OK)
+        return cli_fail(s);
+    bool same = o->rank == ref->rank;
+    for (int d = 0; same && d < o->rank; d++)
+        same = o->dims[d] == ref->dims[d];
+    double worst = 0;
+    for (size_t j = 0; same && j < o->size; j++) {
+        double e = fabs(o->data[j] - ref->data[j]);
+        if (!(e <= worst))
+            worst = e; /* NaN propagates as a failure */
+    }
+    int rc = 0;
+    if (!same) {
+        fprintf(stderr, "hegraph: output '%s': shape differs from %s\n", name, ref_path);
+        rc = 1;
+    } else if (!(worst <= tol)) {
+        fprintf(stderr, "hegraph: output '%s': max |error| %.3g > %.3g against %s\n", name, worst,
+                tol, ref_path);
+        rc = 1;
+    } else {
+        printf("output '%s': %zu values, max |error| %.3g <= %.3g\n", name, o->size, worst, tol);
+    }
+    hg_ndarray_free(ref);
+    return rc;
 }

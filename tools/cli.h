@@ -22,6 +22,11 @@ void cli_progress(void *user, const char *stage, uint64_t done, uint64_t total);
 /* Parses a size in GB ("20", "1.5") into bytes; false on a malformed or non-positive value. */
 bool cli_parse_size_gb(const char *s, size_t *bytes);
 
+/* Compares an output with the reference tensor in ref_path (same shape, every |difference| at
+ * most tol) and prints the outcome: 0 when they agree, 1 (after a message on stderr) when
+ * they do not or the reference cannot be read. */
+int cli_expect(const char *name, const hg_ndarray *out, const char *ref_path, double tol);
+
 /* Monotonic milliseconds. */
 double cli_now_ms(void);
 

@@ -14,14 +14,16 @@ static int usage(FILE *f) {
     fprintf(f,
             "usage: hegraph client --connect HOST:PORT --keys KEYDIR\n"
             "                      (--dataset mnist|fashion-mnist [--limit N] |\n"
-            "                       --input IN.pb [--input IN2.pb ...] [--output OUT.pb ...])\n"
+            "                       --input IN.pb [--input IN2.pb ...] [--output OUT.pb ...]\n"
+            "                       [--expect REF.pb ... [--tol T]])\n"
             "                      [--batch B] [--timeout S] [--require-masked] [--threads T]\n\n"
             "Connects to `hegraph serve`, checks that the server's parameters are those of the\n"
             "keys in KEYDIR (`hegraph keygen`) and secure, sends the public keys and the\n"
             "encrypted inputs, answers the server's activation requests (decrypt, apply,\n"
             "re-encrypt) and decrypts the outputs. With --dataset, the test images go in\n"
             "batches (at most the server's) and the accuracy is reported; with --input, the\n"
-            "TensorProto inputs are run as one batch and the outputs written to --output files.\n"
+            "TensorProto inputs are run as one batch and the outputs written to --output files;\n"
+            "--expect compares each output with a reference (max |error| <= T, default 1e-2).\n"
             "Prints the bytes sent and received, the round trips and the times.\n");
     return f == stdout ? 0 : 2;
 }
@@ -61,8 +63,9 @@ static void print_stats(const hg_net_stats *st, size_t images) {
 
 int cmd_client(int argc, char **argv) {
     const char *address = NULL, *keydir = NULL, *dataset = NULL;
-    const char *in_paths[MAX_FILES], *out_paths[MAX_FILES];
-    size_t n_in = 0, n_outp = 0;
+    const char *in_paths[MAX_FILES], *out_paths[MAX_FILES], *ref_paths[MAX_FILES];
+    size_t n_in = 0, n_outp = 0, n_ref = 0;
+    double tol = 1e-2;
     long limit = 0, batch_opt = 0, timeout = 600, threads = 0;
     bool require_masked = false;
     for (int i = 1; i < argc; i++) {
@@ -75,7 +78,7 @@ int cmd_client(int argc, char **argv) {
         }
         bool takes = !strcmp(a, "--connect") || !strcmp(a, "--keys") || !strcmp(a, "--dataset") ||
                      !strcmp(a, "--limit") || !strcmp(a, "--input") || !strcmp(a, "--output") ||
-                     !strcmp(a, "--batch") || !strcmp(a, "--timeout") || !strcmp(a, "--threads");
+                     !strcmp(a, "--expect") || !strcmp(a, "--tol") || !strcmp(a, "--batch") || !strcmp(a, "--timeout") || !strcmp(a, "--threads");
         if (!takes)
             return cli_usage_error("client: unknown argument '%s'", a);
         if (i + 1 >= argc)
@@ -87,12 +90,17 @@ int cmd_client(int argc, char **argv) {
             keydir = v;
         else if (!strcmp(a, "--dataset"))
             dataset = v;
-        else if (!strcmp(a, "--input") || !strcmp(a, "--output")) {
-            size_t *n = a[2] == 'i' ? &n_in : &n_outp;
-            const char **arr = a[2] == 'i' ? in_paths : out_paths;
+        else if (!strcmp(a, "--input") || !strcmp(a, "--output") || !strcmp(a, "--expect")) {
+            size_t *n = a[2] == 'i' ? &n_in : a[2] == 'o' ? &n_outp : &n_ref;
+            const char **arr = a[2] == 'i' ? in_paths : a[2] == 'o' ? out_paths : ref_paths;
             if (*n == MAX_FILES)
                 return cli_usage_error("client: too many %s files", a);
             arr[(*n)++] = v;
+        } else if (!strcmp(a, "--tol")) {
+            char *end;
+            tol = strtod(v, &end);
+            if (*end || !(tol >= 0))
+                return cli_usage_error("client: --tol needs a non-negative number");
         } else if (!strcmp(a, "--limit")) {
             if (!cli_parse_long(v, 1, 1000000, &limit))
                 return cli_usage_error("client: --limit needs a number of images >= 1");
@@ -107,6 +115,8 @@ int cmd_client(int argc, char **argv) {
     }
     if (!address || !keydir || (!dataset == !n_in))
         return usage(stderr);
+    if (dataset && (n_outp || n_ref))
+        return cli_usage_error("client: --output and --expect go with --input, not --dataset");
     hg_dataset ds = HG_DATASET_MNIST;
     if (dataset && hg_dataset_parse(dataset, &ds) != HG_OK)
         return cli_usage_error("client: unknown data set '%s' (mnist or fashion-mnist)", dataset);
@@ -136,8 +146,9 @@ int cmd_client(int argc, char **argv) {
     printf("connected to %s: %zu input(s), batches of up to %zu, %s packing, activations %s\n",
            address, info->n_inputs, info->max_batch, info->complex_packing ? "complex" : "real",
            info->masked ? "masked" : "unmasked");
-    if (n_outp > info->n_outputs) {
-        s = hg_fail(HG_ERR_INVALID_ARG, "%zu --output files for a model with %zu outputs", n_outp,
+    if (n_outp > info->n_outputs || n_ref > info->n_outputs) {
+        s = hg_fail(HG_ERR_INVALID_ARG, "%zu --%s files for a model with %zu outputs",
+                    n_outp > n_ref ? n_outp : n_ref, n_outp > n_ref ? "output" : "expect",
                     info->n_outputs);
         goto fail;
     }
@@ -189,6 +200,11 @@ int cmd_client(int argc, char **argv) {
             printf("output %zu written to %s\n", i, out_paths[i]);
         }
         print_stats(&total, inputs[0]->rank ? (size_t)inputs[0]->dims[0] : 1);
+        for (size_t i = 0; i < n_ref; i++) {
+            char name[32];
+            snprintf(name, sizeof name, "%zu", i);
+            rc |= cli_expect(name, outputs[i], ref_paths[i], tol);
+        }
     }
     hg_net_client_close(c);
     c = NULL;

@@ -202,35 +202,8 @@ int cmd_eval(int argc, char **argv) {
             goto fail;
     }
     rc = 0;
-    for (size_t i = 0; i < n_ref; i++) {
-        hg_ndarray *ref;
-        s = hg_onnx_tensor_read_file(ref_paths[i], &ref, NULL, NULL);
-        if (s != HG_OK)
-            goto fail;
-        const hg_ndarray *o = outputs[i];
-        bool same = o->rank == ref->rank;
-        for (int d = 0; same && d < o->rank; d++)
-            same = o->dims[d] == ref->dims[d];
-        double worst = 0;
-        for (size_t j = 0; same && j < o->size; j++) {
-            double e = fabs(o->data[j] - ref->data[j]);
-            if (!(e <= worst))
-                worst = e; /* NaN propagates as a failure */
-        }
-        if (!same) {
-            fprintf(stderr, "hegraph: output '%s': shape differs from %s\n",
-                    hg_graph_output_name(g, i), ref_paths[i]);
-            rc = 1;
-        } else if (!(worst <= tol)) {
-            fprintf(stderr, "hegraph: output '%s': max |error| %.3g > %.3g against %s\n",
-                    hg_graph_output_name(g, i), worst, tol, ref_paths[i]);
-            rc = 1;
-        } else {
-            printf("output '%s': %zu values, max |error| %.3g <= %.3g\n",
-                   hg_graph_output_name(g, i), o->size, worst, tol);
-        }
-        hg_ndarray_free(ref);
-    }
+    for (size_t i = 0; i < n_ref; i++)
+        rc |= cli_expect(hg_graph_output_name(g, i), outputs[i], ref_paths[i], tol);
     goto out;
 fail:
     rc = cli_fail(s);
