@@ -326,7 +326,7 @@ static void sock_flush(sock_buffer *b) {
 
 static void sock_append(ProtobufCBuffer *base, size_t len, const uint8_t *data) {
     sock_buffer *b = (sock_buffer *)base;
-    if (b->s != HG_OK)
+    if (b->s != HG_OK || len == 0) /* an empty bytes field comes with data NULL */
         return;
     if (len > sizeof b->stage / 2) {
         sock_flush(b);
