@@ -8,8 +8,8 @@
  *
  *   bench_net [--batch B] [--reps R] [--only cryptonets|mobilenet] [--unmasked-only]
  *
- * Parameters are chosen for each model at 128-bit security (hg_he_params_auto, scale 2^24,
- * 6 bits of headroom, real packing); the batch defaults to the slot capacity.
+ * Parameters are chosen for each model at 128-bit security (hg_he_params_auto, a scale of at
+ * least 2^24, 6 bits of headroom, real packing); the batch defaults to the slot capacity.
  */
 #include "graph/graph.h"
 #include "hegraph/hegraph.h"

@@ -96,6 +96,10 @@ hg_status he_linear_build(const hg_graph *g, size_t node, int x_pos, bool skip_z
 /* Y (n_rows ciphertexts) = A X + b over every lane, X and Y at the same level and size; Y's
  * data is overwritten. The engine: rows in blocks, lanes in cache-sized blocks, products
  * accumulated in 64-bit integers and reduced once per chunk, OpenMP across blocks. */
+/* Data primes below 2^HE_FAST_PRIME_BITS take the engine's fastest AVX-512 path (32-bit
+ * products of a residue and a weight); larger ones work, more slowly. */
+#define HE_FAST_PRIME_BITS 31
+
 hg_status he_engine_apply(const he_linear *lin, const hg_he_tensor *x, hg_he_tensor *y,
                           bool skip_zero, bool accumulate) HG_WUR;
 

@@ -136,6 +136,45 @@ static hg_status try_params(const hg_graph *g, const hg_he_params *hp) {
     return s;
 }
 
+/* The chain of a set: q_0 of scale + headroom bits, `mid` primes of the scale's size, one special
+ * prime at least as large as q_0 and 10 bits above the scale (key switching then adds little
+ * noise). Returns the total number of bits. */
+static int fill_chain(hg_he_params *hp, int log_n, int mid, int scale_bits, int headroom_bits) {
+    const int q0 = scale_bits + headroom_bits;
+    const int sp = q0 > scale_bits + 10 ? q0 : scale_bits + 10 > 60 ? 60 : scale_bits + 10;
+    hp->lit.log_n = log_n;
+    hp->lit.n_primes = mid + 2;
+    hp->lit.n_special = 1;
+    hp->lit.bits[0] = q0;
+    for (int i = 1; i <= mid; i++)
+        hp->lit.bits[i] = scale_bits;
+    hp->lit.bits[mid + 1] = sp;
+    hp->lit.scale = ldexp(1.0, scale_bits);
+    hp->lit.security = 128;
+    return q0 + sp + mid * scale_bits;
+}
+
+/* Spends the modulus left at the chosen ring degree on precision: the scale grows, with the
+ * same number of primes (so the same cost), while the chain stays within the security bound
+ * and every data prime stays below 2^32, the linear engine's fast path (products of a residue
+ * and a weight accumulate in 64-bit integers). Each bit of scale is a bit of precision, which
+ * masked activations need most: a factor of 2^-4 multiplies the noise of its rescale by 16.
+ * Leaves *hp as it is when no larger scale compiles. */
+static void widen_scale(const hg_graph *g, int limit, int headroom_bits, hg_he_params *hp) {
+    const int scale_bits = (int)lround(log2(hp->lit.scale));
+    const int mid = hp->lit.n_primes - 2;
+    for (int s = HE_FAST_PRIME_BITS - headroom_bits; s > scale_bits; s--) {
+        hg_he_params w = *hp;
+        if (fill_chain(&w, hp->lit.log_n, mid, s, headroom_bits) > limit)
+            continue;
+        if (try_params(g, &w) == HG_OK) {
+            *hp = w;
+            return;
+        }
+    }
+    hg_clear_error();
+}
+
 hg_status hg_he_params_auto(const hg_graph *g, int scale_bits, int headroom_bits,
                             bool complex_packing, hg_he_params *out) {
     memset(out, 0, sizeof *out);
@@ -162,18 +201,11 @@ hg_status hg_he_params_auto(const hg_graph *g, int scale_bits, int headroom_bits
             if (q0 + sp + mid * scale_bits > limit)
                 break;
             hg_he_params hp = {.complex_packing = complex_packing};
-            hp.lit.log_n = log_n;
-            hp.lit.n_primes = mid + 2;
-            hp.lit.n_special = 1;
-            hp.lit.bits[0] = q0;
-            for (int i = 1; i <= mid; i++)
-                hp.lit.bits[i] = scale_bits;
-            hp.lit.bits[mid + 1] = sp;
-            hp.lit.scale = ldexp(1.0, scale_bits);
-            hp.lit.security = 128;
+            fill_chain(&hp, log_n, mid, scale_bits, headroom_bits);
             last = try_params(g, &hp);
             if (last == HG_OK) {
                 *out = hp;
+                widen_scale(g, limit, headroom_bits, out);
                 return HG_OK;
             }
             if (last != HG_ERR_LEVEL && last != HG_ERR_PARAMS)

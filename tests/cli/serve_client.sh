@@ -68,7 +68,7 @@ fi
 kill "${pids[-1]}" 2>/dev/null
 
 # Keys for other parameters: the client refuses the server's parameters.
-sed 's/"scale": [0-9]*/"scale": 33554432/' "$tmp/params.json" >"$tmp/other.json"
+sed 's/"scale": [0-9]*/"scale": 4194304/' "$tmp/params.json" >"$tmp/other.json"
 "$hegraph" keygen --params "$tmp/other.json" --out "$tmp/other" >/dev/null || exit 1
 serve "$tmp/serve3" --params "$tmp/params.json"
 if client "$tmp/other" >"$tmp/c3" 2>&1; then
