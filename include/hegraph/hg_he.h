@@ -99,8 +99,8 @@ HG_API hg_status hg_he_params_to_json(const hg_he_params *p, char *buf, size_t c
  * between client activations at 128-bit security, with a scale of at least 2^scale_bits (a
  * precision target: about scale_bits - log2(N)/2 - 4 bits survive one fresh encryption),
  * headroom_bits of integer range above the scale, and complex packing as requested. The
- * modulus left at that degree then raises the scale, with the same number of primes, as far
- * as data primes below 2^31 allow (the linear engine's fastest path). The graph must have been
+ * modulus left at that degree then raises the scale, with the same number of primes, up to
+ * 2^28 (q_0 up to 39 bits: the linear engine's fast paths). The graph must have been
  * optimized. HG_ERR_PARAMS when no set up to N = 2^16 fits. */
 HG_API hg_status hg_he_params_auto(const hg_graph *g, int scale_bits, int headroom_bits,
                                    bool complex_packing, hg_he_params *out) HG_WUR;

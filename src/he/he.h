@@ -96,9 +96,14 @@ hg_status he_linear_build(const hg_graph *g, size_t node, int x_pos, bool skip_z
 /* Y (n_rows ciphertexts) = A X + b over every lane, X and Y at the same level and size; Y's
  * data is overwritten. The engine: rows in blocks, lanes in cache-sized blocks, products
  * accumulated in 64-bit integers and reduced once per chunk, OpenMP across blocks. */
-/* Data primes below 2^HE_FAST_PRIME_BITS take the engine's fastest AVX-512 path (32-bit
- * products of a residue and a weight); larger ones work, more slowly. */
-#define HE_FAST_PRIME_BITS 31
+/* The linear engine's paths (engine_kernel.h, engine_avx512.c): 32-bit products when the
+ * prime and the encoded weights are below 2^31, 64-bit lanes when a prime is below 2^40 and
+ * |weight| * q fits 63 bits, 128-bit scalar code otherwise. A weight is encoded at a scale
+ * equal to the prime it will be divided by, so the scale bounds both. The automatic parameters
+ * keep middle primes (the scale) at most HE_AUTO_MAX_SCALE_BITS (weights up to 8 in magnitude
+ * stay on the fastest path) and q_0 below 2^HE_AUTO_MAX_Q0_BITS. */
+#define HE_AUTO_MAX_SCALE_BITS 28
+#define HE_AUTO_MAX_Q0_BITS 39
 
 hg_status he_engine_apply(const he_linear *lin, const hg_he_tensor *x, hg_he_tensor *y,
                           bool skip_zero, bool accumulate) HG_WUR;

@@ -155,15 +155,18 @@ static int fill_chain(hg_he_params *hp, int log_n, int mid, int scale_bits, int 
 }
 
 /* Spends the modulus left at the chosen ring degree on precision: the scale grows, with the
- * same number of primes (so the same cost), while the chain stays within the security bound
- * and every data prime stays below 2^32, the linear engine's fast path (products of a residue
- * and a weight accumulate in 64-bit integers). Each bit of scale is a bit of precision, which
- * masked activations need most: a factor of 2^-4 multiplies the noise of its rescale by 16.
+ * same number of primes (so about the same cost), while the chain stays within the security
+ * bound, the scale within HE_AUTO_MAX_SCALE_BITS and q_0 within HE_AUTO_MAX_Q0_BITS (the
+ * linear engine's fast paths, he.h). Each bit of scale is a bit of precision, which masked
+ * activations need most: a factor of 2^-4 multiplies the noise of its rescale by 16.
  * Leaves *hp as it is when no larger scale compiles. */
 static void widen_scale(const hg_graph *g, int limit, int headroom_bits, hg_he_params *hp) {
     const int scale_bits = (int)lround(log2(hp->lit.scale));
     const int mid = hp->lit.n_primes - 2;
-    for (int s = HE_FAST_PRIME_BITS - headroom_bits; s > scale_bits; s--) {
+    int top = HE_AUTO_MAX_SCALE_BITS;
+    if (top + headroom_bits > HE_AUTO_MAX_Q0_BITS)
+        top = HE_AUTO_MAX_Q0_BITS - headroom_bits;
+    for (int s = top; s > scale_bits; s--) {
         hg_he_params w = *hp;
         if (fill_chain(&w, hp->lit.log_n, mid, s, headroom_bits) > limit)
             continue;

@@ -520,16 +520,18 @@ static void test_params_auto(void **s) {
     hg_assert_ok(hg_he_params_auto(b.g, 24, 6, false, &hp));
     /* depth 4 at 24-bit primes: 30 + 3 * 24 + 34 = 136 bits > 109, so N = 8192 */
     assert_int_equal(hp.lit.log_n, 13);
-    /* the modulus left at N = 8192 raises the scale, with every data prime below 2^31 (the
-     * linear engine's fast path) and the same number of primes */
-    assert_true(hp.lit.scale > 0x1p24);
-    for (int i = 0; i < hp.lit.n_primes - hp.lit.n_special; i++)
-        assert_true(hp.lit.bits[i] <= 31);
-    /* the modulus left at N = 8192 raises the scale, with every data prime below 2^31 (the
-     * linear engine's fast path) and the same number of primes */
-    assert_true(hp.lit.scale > 0x1p24);
-    for (int i = 0; i < hp.lit.n_primes - hp.lit.n_special; i++)
-        assert_true(hp.lit.bits[i] <= 31);
+    /* the modulus left at N = 8192 raises the scale (to 2^28 at most, q_0 below 2^40: the
+     * linear engine's fast paths), with the same number of primes */
+    assert_true(hp.lit.scale > 0x1p24 && hp.lit.scale <= 0x1p28);
+    assert_true(hp.lit.bits[0] <= 39);
+    for (int i = 1; i < hp.lit.n_primes - hp.lit.n_special; i++)
+        assert_true(hp.lit.bits[i] <= 28);
+    /* the modulus left at N = 8192 raises the scale (to 2^28 at most, q_0 below 2^40: the
+     * linear engine's fast paths), with the same number of primes */
+    assert_true(hp.lit.scale > 0x1p24 && hp.lit.scale <= 0x1p28);
+    assert_true(hp.lit.bits[0] <= 39);
+    for (int i = 1; i < hp.lit.n_primes - hp.lit.n_special; i++)
+        assert_true(hp.lit.bits[i] <= 28);
     hg_ckks_params *p;
     hg_assert_ok(hg_ckks_params_new(&hp.lit, &p));
     assert_int_equal(hg_ckks_params_security(p), 128);
