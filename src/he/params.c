@@ -191,20 +191,14 @@ hg_status hg_he_params_auto(const hg_graph *g, int scale_bits, int headroom_bits
     HG_TRY(hg_graph_depth_report(g, &rep));
     int depth = rep.max_depth;
     hg_depth_report_clear(&rep);
-    /* q_0 holds the result with its headroom; the middle primes are the scale's size (each
-     * rescale then divides by about the scale); the special prime is at least as large as the
-     * largest digit, so key switching adds little noise. */
-    const int q0 = scale_bits + headroom_bits;
-    const int sp = q0 > scale_bits + 10 ? q0 : scale_bits + 10 > 60 ? 60 : scale_bits + 10;
     hg_status last = HG_OK;
     for (int log_n = 11; log_n <= 16; log_n++) {
         int limit = hg_ckks_max_log_modulus(log_n, 128);
         /* Start from the depth report and add primes while the planner asks for more. */
         for (int mid = depth > 0 ? depth - 1 : 0; mid <= depth + 2; mid++) {
-            if (q0 + sp + mid * scale_bits > limit)
-                break;
             hg_he_params hp = {.complex_packing = complex_packing};
-            fill_chain(&hp, log_n, mid, scale_bits, headroom_bits);
+            if (fill_chain(&hp, log_n, mid, scale_bits, headroom_bits) > limit)
+                break;
             last = try_params(g, &hp);
             if (last == HG_OK) {
                 *out = hp;

@@ -9,7 +9,17 @@
 
 #include <cmocka.h>
 
+#include "hegraph/hg_ckks.h"
 #include "hegraph/hg_common.h"
+
+/* N = 1024, primes of 40 and 30 bits and a 40-bit special prime (one level), scale 2^30:
+ * insecure on purpose, for fast tests of the layers above ckks (the ckks tests' own sets are
+ * in tests/ckks/ckks_test.h). */
+static inline hg_ckks_params_lit HG_PARAMS_TEST_INSECURE_N1024_DEPTH1(void) {
+    hg_ckks_params_lit l = {.log_n = 10, .n_primes = 3, .bits = {40, 30, 40},
+                            .n_special = 1, .scale = 0x1p30, .insecure = true};
+    return l;
+}
 
 /* The seed of this run's deterministic test randomness: HG_TEST_SEED from the environment,
  * or a fixed default. Printed once per executable so that a failure can be replayed. */

@@ -14,12 +14,7 @@
 
 static void test_more_components_than_announced(void **state) {
     (void)state;
-    hg_ckks_params_lit lit = {.log_n = 10,
-                              .n_primes = 3,
-                              .bits = {40, 30, 40},
-                              .n_special = 1,
-                              .scale = 0x1p30,
-                              .insecure = true};
+    hg_ckks_params_lit lit = HG_PARAMS_TEST_INSECURE_N1024_DEPTH1();
     hg_ckks_params *p;
     hg_ckks_ctx *ctx;
     hg_assert_ok(hg_ckks_params_new(&lit, &p));

@@ -91,12 +91,7 @@ static hg_ckks_ctx *C;
 
 static int setup(void **state) {
     (void)state;
-    hg_ckks_params_lit lit = {.log_n = 10,
-                              .n_primes = 3,
-                              .bits = {40, 30, 40},
-                              .n_special = 1,
-                              .scale = 0x1p30,
-                              .insecure = true};
+    hg_ckks_params_lit lit = HG_PARAMS_TEST_INSECURE_N1024_DEPTH1();
     return hg_ckks_params_new(&lit, &P) || hg_ckks_ctx_new(P, &C) ? -1 : 0;
 }
 

@@ -32,12 +32,7 @@ static void test_round_trip(void **state) {
     (void)state;
     snprintf(dir, sizeof dir, "/tmp/hg_keys_test_%d", (int)getpid());
     remove_all();
-    hg_ckks_params_lit lit = {.log_n = 10,
-                              .n_primes = 3,
-                              .bits = {40, 30, 40},
-                              .n_special = 1,
-                              .scale = 0x1p30,
-                              .insecure = true};
+    hg_ckks_params_lit lit = HG_PARAMS_TEST_INSECURE_N1024_DEPTH1();
     hg_ckks_params *p;
     hg_assert_ok(hg_ckks_params_new(&lit, &p));
     hg_net_keys k, back;

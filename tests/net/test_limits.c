@@ -26,12 +26,7 @@
 
 static void test_tensor_memory(void **state) {
     (void)state;
-    hg_ckks_params_lit lit = {.log_n = 10,
-                              .n_primes = 3,
-                              .bits = {40, 30, 40},
-                              .n_special = 1,
-                              .scale = 0x1p30,
-                              .insecure = true};
+    hg_ckks_params_lit lit = HG_PARAMS_TEST_INSECURE_N1024_DEPTH1();
     hg_ckks_params *p;
     hg_net_keys k;
     hg_he_client *hc;
@@ -109,12 +104,7 @@ static void *serve(void *arg) {
 
 static void test_server_batch(void **state) {
     (void)state;
-    hg_ckks_params_lit lit = {.log_n = 10,
-                              .n_primes = 3,
-                              .bits = {40, 30, 40},
-                              .n_special = 1,
-                              .scale = 0x1p30,
-                              .insecure = true};
+    hg_ckks_params_lit lit = HG_PARAMS_TEST_INSECURE_N1024_DEPTH1();
     hg_ckks_params *p;
     hg_net_keys k;
     hg_assert_ok(hg_ckks_params_new(&lit, &p));
