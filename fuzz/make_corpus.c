@@ -75,6 +75,9 @@ static void ckks_seeds(const hg_ckks_ctx *ctx, const hg_ckks_sk *sk, const hg_ck
     hg_ckks_params_lit mn = {
         .log_n = 12, .n_primes = 4, .bits = {30, 22, 22, 30}, .n_special = 1, .scale = 0x1p22};
     params_seed(&mn, "mobilenetv2_n4096", 0);
+    hg_ckks_params_lit ns = {
+        .log_n = 12, .n_primes = 3, .bits = {39, 35, 35}, .n_special = 0, .scale = 0x1p35};
+    params_seed(&ns, "no_special_n4096", 0);
 
     const char *h = "fuzz_ckks_objects";
     hg_ckks_eval *ev;

@@ -13,6 +13,16 @@ hg_status hg_ckks_params_fingerprint(const hg_ckks_params *p, uint8_t out[16]);
 
 static hg_status build_keyswitch(hg_ckks_ctx *ctx) {
     const int L = ctx->L, K = ctx->K;
+    if (K == 0) {
+        /* No key switching: public-key encryption works modulo Q_l alone (P = 1). */
+        ctx->beta = 0;
+        for (int i = 0; i < L; i++) {
+            ctx->p_mod[i] = 1;
+            ctx->p_inv[i] = 1;
+            ctx->p_inv_shoup[i] = hg_shoup(1, ctx->prime[i].mod.q);
+        }
+        return HG_OK;
+    }
     ctx->beta = (L + K - 1) / K;
     for (int j = 0; j < ctx->beta; j++) {
         ctx->digit[j].first = j * K;

@@ -138,11 +138,22 @@ void hg_ckks_pk_free(hg_ckks_pk *pk) {
     free(pk);
 }
 
+/* Key-switching keys live modulo Q P: parameters without a special prime have none. */
+static hg_status need_special(const hg_ckks_ctx *ctx, const char *what) {
+    if (ctx->K == 0)
+        return hg_fail(HG_ERR_PARAMS,
+                       "the parameters have no special prime, so they support no key switching "
+                       "(%s); add a special prime to the chain",
+                       what);
+    return HG_OK;
+}
+
 hg_status hg_ckks_ksk_gen(const hg_ckks_ctx *ctx, const hg_ckks_sk *sk, const uint64_t *s_prime,
                           hg_ckks_ksk *key) {
+    memset(key, 0, sizeof *key);
+    HG_TRY(need_special(ctx, "key-switching key"));
     const size_t n = ctx->n, all = (size_t)(ctx->L + ctx->K);
     const size_t words = (size_t)ctx->beta * all * n;
-    memset(key, 0, sizeof *key);
     key->a = hg_alloc_array(words, sizeof(uint64_t));
     key->b = hg_alloc_array(words, sizeof(uint64_t));
     if (!key->a || !key->b) {
@@ -186,6 +197,7 @@ void hg_ckks_ksk_clear(const hg_ckks_ctx *ctx, hg_ckks_ksk *key) {
 
 hg_status hg_ckks_rlk_new(const hg_ckks_ctx *ctx, const hg_ckks_sk *sk, hg_ckks_rlk **out) {
     *out = NULL;
+    HG_TRY(need_special(ctx, "relinearization key"));
     if (sk->ctx != ctx)
         return hg_fail(HG_ERR_INVALID_ARG, "%s: secret key of another context", __func__);
     const size_t n = ctx->n, all = (size_t)(ctx->L + ctx->K);
@@ -273,6 +285,7 @@ hg_status hg_ckks_gk_new_elts(const hg_ckks_ctx *ctx, const hg_ckks_sk *sk, cons
 hg_status hg_ckks_gk_new_elts(const hg_ckks_ctx *ctx, const hg_ckks_sk *sk, const uint64_t *elts,
                               size_t n_elts, hg_ckks_gk **out) {
     *out = NULL;
+    HG_TRY(need_special(ctx, "Galois keys"));
     if (sk && sk->ctx != ctx)
         return hg_fail(HG_ERR_INVALID_ARG, "%s: secret key of another context", __func__);
     hg_ckks_gk *gk = calloc(1, sizeof *gk);

@@ -24,6 +24,11 @@ void hg_ckks_moddown(hg_ckks_eval *ev, uint64_t *acc, int level, uint64_t *out) 
     const hg_ckks_ctx *ctx = ev->ctx;
     const size_t n = ctx->n;
     const int K = ctx->K;
+    if (K == 0) { /* P = 1 */
+        if (out != acc)
+            memmove(out, acc, (size_t)(level + 1) * n * sizeof(uint64_t));
+        return;
+    }
     uint64_t *sp = acc + (size_t)(level + 1) * n; /* the special limbs */
     /* The basis conversion takes residues centred, so conv = [x]_P in (-P/2, P/2] (up to a
      * small multiple of P when K > 1) and (x - conv) / P = round(x / P). */

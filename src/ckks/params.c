@@ -55,8 +55,10 @@ hg_status hg_ckks_params_new(const hg_ckks_params_lit *lit, hg_ckks_params **out
         return hg_fail(HG_ERR_INVALID_ARG, "%s: no literal", __func__);
     if (lit->log_n < 10 || lit->log_n > 16)
         return hg_fail(HG_ERR_PARAMS, "log N = %d is outside [10, 16]", lit->log_n);
-    if (lit->n_special < 1 || lit->n_special > HG_CKKS_MAX_SPECIAL)
-        return hg_fail(HG_ERR_PARAMS, "%d special primes: need 1 to %d", lit->n_special,
+    /* No special prime is allowed: a chain for models that never switch keys (no
+     * relinearization, rotation or conjugation) spends every bit on the data primes. */
+    if (lit->n_special < 0 || lit->n_special > HG_CKKS_MAX_SPECIAL)
+        return hg_fail(HG_ERR_PARAMS, "%d special primes: need 0 to %d", lit->n_special,
                        HG_CKKS_MAX_SPECIAL);
     if (lit->n_primes <= lit->n_special || lit->n_primes > HG_CKKS_MAX_PRIMES)
         return hg_fail(HG_ERR_PARAMS,

@@ -439,6 +439,9 @@ hg_status hg_ckks_rlk_read(const hg_ckks_ctx *ctx, const void *buf, size_t len,
     hg_reader_init(&r, buf, len, "relinearization key");
     HG_TRY(read_header(&r, T_RLK));
     HG_TRY(read_fingerprint(&r, ctx, "relinearization key"));
+    if (ctx->K == 0)
+        return hg_fail(HG_ERR_FORMAT, "relinearization key: the parameters have no special "
+                                      "prime, so they have no key-switching keys");
     uint32_t beta;
     HG_TRY(hg_read_u32(&r, &beta));
     if (beta != (uint32_t)ctx->beta || hg_reader_left(&r) != ksk_bytes(ctx))
@@ -484,6 +487,9 @@ hg_status hg_ckks_gk_read(const hg_ckks_ctx *ctx, const void *buf, size_t len,
     hg_reader_init(&r, buf, len, "Galois keys");
     HG_TRY(read_header(&r, T_GK));
     HG_TRY(read_fingerprint(&r, ctx, "Galois keys"));
+    if (ctx->K == 0)
+        return hg_fail(HG_ERR_FORMAT, "Galois keys: the parameters have no special prime, so "
+                                      "they have no key-switching keys");
     uint32_t n_keys;
     HG_TRY(hg_read_u32(&r, &n_keys));
     const size_t per = 8 + ksk_bytes(ctx);

@@ -14,7 +14,9 @@
  * sign_a / f_a times the answers of coordinate k (and the constant lo for Clip). The planner
  * folds M into the linear layer that produces x and U into the linear layer that reads the
  * result when it can (then masking costs no level), and runs them as steps of their own when it
- * cannot. Factors are log-uniform in [1/16, 16]: four bits of headroom either way.
+ * cannot. Factors are log-uniform in [1, 256]: the client knows the interval, so only its width
+ * (8 bits) hides anything, and starting at 1 means unmasking divides the noise of a request and
+ * of its answer instead of multiplying it.
  */
 #include "he.h"
 
@@ -22,7 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FACTOR_LOG2_RANGE 4.0
+/* Factors are 2^(FACTOR_LOG2_WIDTH u), u uniform in [0, 1). */
+#define FACTOR_LOG2_WIDTH 8.0
 
 void he_mask_free(he_mask *k) {
     if (!k)
@@ -202,7 +205,7 @@ hg_status he_mask_draw(const he_mask *k, he_draw *d) {
     hg_prng_init_random(&r);
     for (size_t i = 0; i < d->n_factor; i++) {
         double u = (double)(hg_prng_u64(&r) >> 11) * 0x1p-53; /* [0, 1) */
-        d->factor[i] = exp2((2 * u - 1) * FACTOR_LOG2_RANGE);
+        d->factor[i] = exp2(u * FACTOR_LOG2_WIDTH);
     }
     /* Counting sort of the units by tile, then a shuffle inside each tile: a tile's entries are
      * contiguous in the request, in an order the client cannot relate to their positions. */

@@ -70,7 +70,7 @@ hg_status hg_he_params_parse_json(const char *text, size_t len, hg_he_params *ou
             lit->n_primes = n;
             have_mod = true;
         } else if (!strcmp(k, "special_primes")) {
-            s = field_int(f, k, 1, HG_CKKS_MAX_SPECIAL, &special);
+            s = field_int(f, k, 0, HG_CKKS_MAX_SPECIAL, &special);
         } else if (!strcmp(k, "scale")) {
             if (!cJSON_IsNumber(f) || !(f->valuedouble >= 1) || !isfinite(f->valuedouble))
                 s = hg_fail(HG_ERR_FORMAT, "parameters: \"scale\" must be a number >= 1");
@@ -136,22 +136,24 @@ static hg_status try_params(const hg_graph *g, const hg_he_params *hp) {
     return s;
 }
 
-/* The chain of a set: q_0 of scale + headroom bits, `mid` primes of the scale's size, one special
- * prime at least as large as q_0 and 10 bits above the scale (key switching then adds little
- * noise). Returns the total number of bits. */
-static int fill_chain(hg_he_params *hp, int log_n, int mid, int scale_bits, int headroom_bits) {
+/* The chain of a set: q_0 of scale + headroom bits, `mid` primes of the scale's size and, when
+ * `special`, one special prime at least as large as q_0 and 10 bits above the scale (key
+ * switching then adds little noise). Returns the total number of bits. */
+static int fill_chain(hg_he_params *hp, int log_n, int mid, int scale_bits, int headroom_bits,
+                      bool special) {
     const int q0 = scale_bits + headroom_bits;
     const int sp = q0 > scale_bits + 10 ? q0 : scale_bits + 10 > 60 ? 60 : scale_bits + 10;
     hp->lit.log_n = log_n;
-    hp->lit.n_primes = mid + 2;
-    hp->lit.n_special = 1;
+    hp->lit.n_primes = mid + 1 + (special ? 1 : 0);
+    hp->lit.n_special = special ? 1 : 0;
     hp->lit.bits[0] = q0;
     for (int i = 1; i <= mid; i++)
         hp->lit.bits[i] = scale_bits;
-    hp->lit.bits[mid + 1] = sp;
+    if (special)
+        hp->lit.bits[mid + 1] = sp;
     hp->lit.scale = ldexp(1.0, scale_bits);
     hp->lit.security = 128;
-    return q0 + sp + mid * scale_bits;
+    return q0 + (special ? sp : 0) + mid * scale_bits;
 }
 
 /* Spends the modulus left at the chosen ring degree on precision: the scale grows, with the
@@ -162,14 +164,46 @@ static int fill_chain(hg_he_params *hp, int log_n, int mid, int scale_bits, int 
  * Leaves *hp as it is when no larger scale compiles. */
 static void widen_scale(const hg_graph *g, int limit, int headroom_bits, hg_he_params *hp) {
     const int scale_bits = (int)lround(log2(hp->lit.scale));
-    const int mid = hp->lit.n_primes - 2;
+    const bool special = hp->lit.n_special > 0;
+    const int mid = hp->lit.n_primes - 1 - hp->lit.n_special;
     int top = HE_AUTO_MAX_SCALE_BITS;
     if (top + headroom_bits > HE_AUTO_MAX_Q0_BITS)
         top = HE_AUTO_MAX_Q0_BITS - headroom_bits;
     for (int s = top; s > scale_bits; s--) {
         hg_he_params w = *hp;
-        if (fill_chain(&w, hp->lit.log_n, mid, s, headroom_bits) > limit)
+        if (fill_chain(&w, hp->lit.log_n, mid, s, headroom_bits, special) > limit)
             continue;
+        if (try_params(g, &w) == HG_OK) {
+            *hp = w;
+            return;
+        }
+    }
+    hg_clear_error();
+}
+
+/* Without a special prime, a chain can also be q_0 of HE_AUTO_MAX_Q0_BITS and fewer, larger
+ * data primes with the scale at their size: the planner then lowers the weights that write a
+ * request to keep its headroom (plan.c, fit_request), so a segment of depth d needs d primes
+ * above q_0 and no more. With MobileNetV2 at N = 4096 this is {39, 35, 35} at scale 2^35
+ * instead of {31, 25, 25, 25} at 2^25: one limb fewer and ten bits more precision, on the
+ * engine's 64-bit lanes (primes above 2^31) rather than its 32-bit ones. Tries 1 to `mid` primes
+ * above q_0, each at the largest size the security bound allows; keeps *hp when none compiles
+ * with a larger scale than it has. */
+static void widen_no_special(const hg_graph *g, int limit, hg_he_params *hp) {
+    const int scale_bits = (int)lround(log2(hp->lit.scale));
+    const int mid = hp->lit.n_primes - 1;
+    for (int k = 1; k <= mid; k++) {
+        int s = (limit - HE_AUTO_MAX_Q0_BITS) / k;
+        if (s > HE_AUTO_MAX_Q0_BITS)
+            s = HE_AUTO_MAX_Q0_BITS;
+        if (s <= scale_bits)
+            continue;
+        hg_he_params w = *hp;
+        w.lit.n_primes = k + 1;
+        w.lit.bits[0] = HE_AUTO_MAX_Q0_BITS;
+        for (int i = 1; i <= k; i++)
+            w.lit.bits[i] = s;
+        w.lit.scale = ldexp(1.0, s);
         if (try_params(g, &w) == HG_OK) {
             *hp = w;
             return;
@@ -194,19 +228,30 @@ hg_status hg_he_params_auto(const hg_graph *g, int scale_bits, int headroom_bits
     hg_status last = HG_OK;
     for (int log_n = 11; log_n <= 16; log_n++) {
         int limit = hg_ckks_max_log_modulus(log_n, 128);
-        /* Start from the depth report and add primes while the planner asks for more. */
+        /* Start from the depth report and add primes while the planner asks for more. A chain
+         * without a special prime comes first: a model that never switches keys (no
+         * relinearization, rotation or conjugation) gets its bits as data primes; one that
+         * does is refused by the planner (HG_ERR_PARAMS) and gets a special prime. */
         for (int mid = depth > 0 ? depth - 1 : 0; mid <= depth + 2; mid++) {
-            hg_he_params hp = {.complex_packing = complex_packing};
-            if (fill_chain(&hp, log_n, mid, scale_bits, headroom_bits) > limit)
-                break;
-            last = try_params(g, &hp);
-            if (last == HG_OK) {
-                *out = hp;
-                widen_scale(g, limit, headroom_bits, out);
-                return HG_OK;
+            bool too_large = true;
+            for (int special = 0; special <= 1; special++) {
+                hg_he_params hp = {.complex_packing = complex_packing};
+                if (fill_chain(&hp, log_n, mid, scale_bits, headroom_bits, special) > limit)
+                    continue;
+                too_large = false;
+                last = try_params(g, &hp);
+                if (last == HG_OK) {
+                    *out = hp;
+                    widen_scale(g, limit, headroom_bits, out);
+                    if (!special)
+                        widen_no_special(g, limit, out);
+                    return HG_OK;
+                }
+                if (last != HG_ERR_LEVEL && last != HG_ERR_PARAMS)
+                    return last;
             }
-            if (last != HG_ERR_LEVEL && last != HG_ERR_PARAMS)
-                return last;
+            if (too_large)
+                break;
         }
     }
     return hg_fail(HG_ERR_PARAMS,

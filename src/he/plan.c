@@ -29,6 +29,8 @@
 /* The least integer range a client activation is planned with: values up to 2^MIN_HEADROOM_BITS
  * (after masking) in magnitude; below it the plan fails instead of decrypting garbage. */
 #define MIN_HEADROOM_BITS 4
+/* The least scale, in bits, that weights feeding only a request are lowered to (fit_request). */
+#define MIN_REQUEST_WEIGHT_BITS 20
 
 typedef struct planner {
     hg_he_model *m;
@@ -665,6 +667,39 @@ static hg_status plan_request(planner *p, size_t ni, int x, int mi, int *req) {
     return HG_OK;
 }
 
+/* A request's product is read by the client at once and never rescaled back to the base scale,
+ * so its weights need not be at scale q_l: when the product at their level would leave less
+ * than `headroom` bits above the values, the weights of the linear step that writes the request
+ * (and nothing else) are encoded at a lower scale instead, down to 2^MIN_REQUEST_WEIGHT_BITS.
+ * This keeps a request at a level with the base scale's precision when q_0 is too small to hold
+ * it with its headroom (a chain whose data primes are all near the scale). */
+static hg_status fit_request(planner *p, int req, double headroom) {
+    const int w = p->writer[req];
+    if (w < 0)
+        return HG_OK;
+    he_step *st = &p->m->steps[w];
+    he_state *cur = &p->cur[req];
+    if (st->kind != HE_STEP_LINEAR || !st->lin->scaled || !cur->pending ||
+        st->out != req || cur->level != st->after.level || cur->scale != st->after.scale)
+        return HG_OK;
+    const double room = log2_modulus(p, cur->level) - headroom - log2(cur->scale);
+    if (room >= 0)
+        return HG_OK;
+    he_linear *lin = st->lin;
+    const double wscale = lin->wscale * exp2(floor(room));
+    if (log2(wscale) < MIN_REQUEST_WEIGHT_BITS)
+        return HG_OK;
+    const double in_scale = cur->scale / lin->wscale;
+    lin->wscale = wscale;
+    cur->scale = st->after.scale = in_scale * wscale;
+    hg_status s = he_linear_encode(p->ctx, lin, cur->level, cur->scale,
+                                   p->m->opts.complex_packing);
+    if (s != HG_OK)
+        return hg_fail(s, "%s node '%s': %s", hg_op_get_info(p->g->nodes[st->node].op)->name,
+                       node_name(p, st->node), hg_last_error());
+    return HG_OK;
+}
+
 static hg_status plan_client(planner *p, size_t ni, int x) {
     const hg_node *n = &p->g->nodes[ni];
     hg_he_model *m = p->m;
@@ -686,11 +721,13 @@ static hg_status plan_client(planner *p, size_t ni, int x) {
     int req = x;
     if (mi >= 0)
         HG_TRY(plan_request(p, ni, x, mi, &req));
-    he_state *st = &p->cur[req];
-    /* Masking factors up to 16 and, for Clip, a shift by its bound need room above the
+    /* Masking factors up to 256 and, for Clip, a shift by its bound need room above the
      * values. */
-    const double mask_bits = mi >= 0 ? 4 + (m->masks[mi]->kind == HE_MASK_CLIP ? 1 : 0) : 0;
+    const double mask_bits = mi >= 0 ? 8 + (m->masks[mi]->kind == HE_MASK_CLIP ? 1 : 0) : 0;
     const double headroom = HEADROOM_BITS + mask_bits;
+    if (!used_later(p, req, ni))
+        HG_TRY(fit_request(p, req, headroom));
+    he_state *st = &p->cur[req];
     if (log2(st->scale) + MIN_HEADROOM_BITS + mask_bits >= log2_modulus(p, st->level))
         return hg_node_fail(HG_ERR_LEVEL, n,
                             "the depth is exhausted: values at scale 2^%.1f with %.0f bits of "
@@ -701,6 +738,7 @@ static hg_status plan_client(planner *p, size_t ni, int x) {
      * product's scale is rescaled first when that lets it drop (fewer limbs to send). */
     if (!used_later(p, req, ni)) {
         if (st->pending && st->level >= 1 &&
+            st->scale / prime(p, st->level) >= 0.5 * p->ctx->params.scale &&
             log2_modulus(p, st->level - 1) >= log2(st->scale / prime(p, st->level)) + headroom)
             HG_TRY(unpend(p, req, (int64_t)ni));
         st = &p->cur[req];
@@ -959,6 +997,11 @@ hg_status hg_he_model_new(const hg_graph *g, const hg_ckks_ctx *ctx, const hg_he
             s = hg_fail(HG_ERR_UNSUPPORTED, "output '%s' does not depend on the encrypted input",
                         g->values[g->outputs[i]].name);
     }
+    if (s == HG_OK && ctx->K == 0 && (m->needs_relin || m->needs_conj))
+        s = hg_fail(HG_ERR_PARAMS,
+                    "the model needs %s, a key switch, but the parameters have no special prime; "
+                    "add one to the chain",
+                    m->needs_relin ? "relinearization" : "conjugation");
     if (s == HG_OK)
         s = he_plan_tiles(m);
     if (s == HG_OK)

@@ -34,9 +34,11 @@ hg_status hg_net_keys_generate(const hg_ckks_params *p, bool conjugation, hg_net
         s = hg_ckks_sk_new(out->ctx, &out->sk);
     if (s == HG_OK)
         s = hg_ckks_pk_new(out->ctx, out->sk, &out->pk);
-    if (s == HG_OK)
+    /* Without a special prime there is no key switching, so no such keys. */
+    const bool keyswitch = hg_ckks_params_n_special(p) > 0;
+    if (s == HG_OK && keyswitch)
         s = hg_ckks_rlk_new(out->ctx, out->sk, &out->rlk);
-    if (s == HG_OK && conjugation)
+    if (s == HG_OK && keyswitch && conjugation)
         s = hg_ckks_gk_new(out->ctx, out->sk, NULL, 0, true, &out->gk);
     if (s != HG_OK)
         hg_net_keys_clear(out);

@@ -75,7 +75,7 @@ static void test_refusals(void **state) {
     bad.bits[1] = 61;
     hg_assert_fails(hg_ckks_params_new(&bad, &p), HG_ERR_PARAMS, "bit size 61");
     bad = HG_PARAMS_TEST_INSECURE_N1024();
-    bad.n_special = 0;
+    bad.n_special = 5; /* every prime special: no data prime */
     hg_assert_fails(hg_ckks_params_new(&bad, &p), HG_ERR_PARAMS, "special");
     bad = HG_PARAMS_TEST_INSECURE_N1024();
     bad.scale = 0x1p300;
@@ -132,8 +132,88 @@ static void test_params_serialization(void **state) {
     hg_ckks_params_free(p);
 }
 
+/* A chain without a special prime (models that never switch keys): every bit of the 128-bit
+ * budget goes to data primes. Encryption, products by scalars and rescaling work; making a
+ * key-switching key fails with a clear error; the parameters round-trip. */
+static void test_no_special_prime(void **state) {
+    (void)state;
+    hg_ckks_params_lit lit = {.log_n = 12, .n_primes = 3, .bits = {39, 35, 35}, .n_special = 0,
+                              .scale = 0x1p35};
+    hg_ckks_params *p, *q;
+    hg_assert_ok(hg_ckks_params_new(&lit, &p));
+    assert_int_equal(hg_ckks_params_n_special(p), 0);
+    assert_int_equal(hg_ckks_params_n_data(p), 3);
+    assert_int_equal(hg_ckks_params_security(p), 128);
+    uint8_t buf[1024];
+    size_t len;
+    hg_assert_ok(hg_ckks_params_write(p, buf, sizeof buf, &len));
+    hg_assert_ok(hg_ckks_params_read(buf, len, false, &q));
+    assert_int_equal(hg_ckks_params_n_special(q), 0);
+    hg_ckks_params_free(q);
+    lit.n_special = -1;
+    hg_assert_fails(hg_ckks_params_new(&lit, &q), HG_ERR_PARAMS, "need 0 to");
+
+    hg_ckks_ctx *ctx;
+    hg_ckks_sk *sk;
+    hg_ckks_pk *pk;
+    hg_ckks_eval *ev;
+    hg_ckks_pt *pt;
+    hg_ckks_ct *ct, *ct2;
+    hg_assert_ok(hg_ckks_ctx_new(p, &ctx));
+    hg_assert_ok(hg_ckks_sk_new(ctx, &sk));
+    hg_assert_ok(hg_ckks_pk_new(ctx, sk, &pk));
+    hg_assert_ok(hg_ckks_eval_new(ctx, &ev));
+    hg_assert_ok(hg_ckks_pt_new(ctx, &pt));
+    hg_assert_ok(hg_ckks_ct_new(ctx, &ct));
+    hg_assert_ok(hg_ckks_ct_new(ctx, &ct2));
+    enum { SLOTS = 2048 };
+    static double complex z[SLOTS], got[SLOTS], want[SLOTS];
+    hg_test_rng r;
+    hg_test_rng_init(&r, 90);
+    random_slots(&r, z, SLOTS, 1.0);
+    for (int pub = 0; pub <= 1; pub++) {
+        hg_assert_ok(hg_ckks_encode(ev, z, SLOTS, 2, 0x1p35, pt));
+        if (pub)
+            hg_assert_ok(hg_ckks_encrypt(ev, pk, pt, ct));
+        else
+            hg_assert_ok(hg_ckks_encrypt_sym(ev, sk, pt, ct));
+        hg_assert_ok(hg_ckks_decrypt(ev, sk, ct, pt));
+        hg_assert_ok(hg_ckks_decode(ev, pt, got, SLOTS));
+        /* Public-key noise is not divided by a special prime: about 2^14 at scale 2^35. */
+        double bits = precision_bits_c(got, z, SLOTS);
+        print_message("# %s encryption: %.1f bits\n", pub ? "public-key" : "secret-key", bits);
+        assert_true(bits > (pub ? 17 : 22));
+        /* A product by a scalar at scale q_2, rescaled: back to 2^35, one level down. */
+        double q2 = (double)hg_ckks_params_prime(p, 2);
+        hg_assert_ok(hg_ckks_mul_scalar(ev, ct, -0.75, q2, ct2));
+        hg_assert_ok(hg_ckks_rescale(ev, ct2, ct));
+        hg_assert_ok(hg_ckks_decrypt(ev, sk, ct, pt));
+        hg_assert_ok(hg_ckks_decode(ev, pt, got, SLOTS));
+        for (size_t i = 0; i < SLOTS; i++)
+            want[i] = -0.75 * z[i];
+        assert_true(precision_bits_c(got, want, SLOTS) > (pub ? 17 : 20));
+    }
+    hg_ckks_rlk *rlk = NULL;
+    hg_assert_fails(hg_ckks_rlk_new(ctx, sk, &rlk), HG_ERR_PARAMS, "no special prime");
+    assert_null(rlk);
+    hg_ckks_gk *gk = NULL;
+    int step = 1;
+    hg_assert_fails(hg_ckks_gk_new(ctx, sk, &step, 1, false, &gk), HG_ERR_PARAMS,
+                    "no special prime");
+    assert_null(gk);
+    hg_ckks_ct_free(ct2);
+    hg_ckks_ct_free(ct);
+    hg_ckks_pt_free(pt);
+    hg_ckks_eval_free(ev);
+    hg_ckks_pk_free(pk);
+    hg_ckks_sk_free(sk);
+    hg_ckks_ctx_free(ctx);
+    hg_ckks_params_free(p);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_no_special_prime),
         cmocka_unit_test(test_security_table),
         cmocka_unit_test(test_cryptonets_set),
         cmocka_unit_test(test_refusals),
