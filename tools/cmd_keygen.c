@@ -12,11 +12,13 @@
 static int usage(FILE *f) {
     fprintf(f,
             "usage: hegraph keygen (--params P.json | --model MODEL.onnx [--real]) --out KEYDIR\n\n"
-            "Generates a secret key, the public key, the relinearization key and, with complex\n"
-            "packing, the conjugation key, for the parameters of P.json (nGraph-HE2's format)\n"
-            "or for those `hegraph serve MODEL.onnx` chooses when it is given no --params.\n"
+            "Generates a secret key, the public key and, when the parameters have a special\n"
+            "prime, the relinearization key and (with complex packing) the conjugation key,\n"
+            "for the parameters of P.json (nGraph-HE2's format) or for those\n"
+            "`hegraph serve MODEL.onnx` chooses when it is given no --params (a model that\n"
+            "never switches keys gets a chain without a special prime, hence no such keys).\n"
             "Writes them to KEYDIR (created with mode 0700): params.bin, params.json,\n"
-            "secret.key (mode 0600: keep it to yourself), public.key, relin.key, galois.key.\n"
+            "secret.key (mode 0600: keep it to yourself), public.key[, relin.key, galois.key].\n"
             "Existing files are never overwritten.\n");
     return f == stdout ? 0 : 2;
 }
