@@ -735,7 +735,9 @@ static hg_status plan_client(planner *p, size_t ni, int x) {
                             log2(st->scale), MIN_HEADROOM_BITS + mask_bits, st->level,
                             log2_modulus(p, st->level));
     /* Down to the lowest level that holds the scale and the headroom: a request that carries a
-     * product's scale is rescaled first when that lets it drop (fewer limbs to send). */
+     * product's scale is rescaled first when that lets it drop (fewer limbs to send) and the
+     * rescale brings it back to the base scale (not when fit_request lowered its weights: that
+     * rescale would leave too small a scale for the precision). */
     if (!used_later(p, req, ni)) {
         if (st->pending && st->level >= 1 &&
             st->scale / prime(p, st->level) >= 0.5 * p->ctx->params.scale &&
