@@ -100,8 +100,11 @@ HG_API hg_status hg_he_params_to_json(const hg_he_params *p, char *buf, size_t c
  * precision target: about scale_bits - log2(N)/2 - 4 bits survive one fresh encryption),
  * headroom_bits of integer range above the scale, and complex packing as requested. The
  * modulus left at that degree then raises the scale, with the same number of primes, up to
- * 2^28 (q_0 up to 39 bits: the linear engine's fast paths). The graph must have been
- * optimized. HG_ERR_PARAMS when no set up to N = 2^16 fits. */
+ * 2^28 (q_0 up to 39 bits: the linear engine's fast paths). A chain without a special prime is
+ * tried first at each size (the planner refuses it for a model that switches keys); when it
+ * compiles, q_0 of 39 bits with fewer, larger data primes (the scale at their size) is then
+ * preferred if it compiles with a larger scale. The graph must have been optimized.
+ * HG_ERR_PARAMS when no set up to N = 2^16 fits. */
 HG_API hg_status hg_he_params_auto(const hg_graph *g, int scale_bits, int headroom_bits,
                                    bool complex_packing, hg_he_params *out) HG_WUR;
 

@@ -138,7 +138,8 @@ void hg_ckks_pk_free(hg_ckks_pk *pk) {
     free(pk);
 }
 
-/* Key-switching keys live modulo Q P: parameters without a special prime have none. */
+/* Key-switching keys live modulo Q P: parameters without a special prime have none. Checked
+ * where the keys are made (rlk_new, gk_new_elts), the only callers of ksk_gen. */
 static hg_status need_special(const hg_ckks_ctx *ctx, const char *what) {
     if (ctx->K == 0)
         return hg_fail(HG_ERR_PARAMS,
@@ -150,10 +151,9 @@ static hg_status need_special(const hg_ckks_ctx *ctx, const char *what) {
 
 hg_status hg_ckks_ksk_gen(const hg_ckks_ctx *ctx, const hg_ckks_sk *sk, const uint64_t *s_prime,
                           hg_ckks_ksk *key) {
-    memset(key, 0, sizeof *key);
-    HG_TRY(need_special(ctx, "key-switching key"));
     const size_t n = ctx->n, all = (size_t)(ctx->L + ctx->K);
     const size_t words = (size_t)ctx->beta * all * n;
+    memset(key, 0, sizeof *key);
     key->a = hg_alloc_array(words, sizeof(uint64_t));
     key->b = hg_alloc_array(words, sizeof(uint64_t));
     if (!key->a || !key->b) {
