@@ -38,8 +38,13 @@ static void test_uniform(void **state) {
 
 static void test_ternary_gaussian(void **state) {
     (void)state;
+    /* A stream from the run's test seed (HG_TEST_SEED): the moment checks below are 4-sigma
+     * bounds, which fresh randomness would miss now and then. */
+    uint8_t seed[HG_SEED_BYTES] = {0};
+    const uint64_t ts = hg_test_seed();
+    memcpy(seed, &ts, sizeof ts);
     hg_prng r;
-    hg_prng_init_random(&r);
+    hg_prng_init(&r, seed, 1, 0);
     enum { n = 1 << 16 };
     static int8_t v[n];
     hg_sample_ternary(&r, v, n);
